@@ -1,0 +1,210 @@
+"""Settings from the environment (and a ``.env`` file), validated all at once.
+
+Start-up fails with one line per problem, each naming the variable, so an operator fixes every
+mistake in one go instead of one restart per typo. Secrets are wrapped in :class:`Secret` so they
+cannot leak through ``repr``, logging or tracebacks by accident.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlparse
+
+DEFAULT_SCOPES = "openid profile email offline_access accounting.banktransactions accounting.settings.read"
+XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
+XERO_IDENTITY_URL = "https://identity.xero.com"
+XERO_API_URL = "https://api.xero.com"
+SLACK_API_URL = "https://slack.com/api/"
+
+# Which settings each process needs; ``check`` asks for all of them.
+NEEDS_SLACK = "slack"
+NEEDS_SOCKET = "socket"
+NEEDS_XERO = "xero"
+
+
+class Secret:
+    """A string that never shows itself in ``repr``/``str``; call :meth:`reveal` to use it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class SettingsError(Exception):
+    """Every problem found, one human line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: Secret = field(default_factory=lambda: Secret(""))
+    slack_signing_secret: Secret = field(default_factory=lambda: Secret(""))
+    slack_app_token: Secret = field(default_factory=lambda: Secret(""))
+    slack_api_url: str = SLACK_API_URL
+    xero_client_id: str = ""
+    xero_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    xero_redirect_uri: str = ""
+    xero_scopes: tuple[str, ...] = tuple(DEFAULT_SCOPES.split())
+    xero_authorize_url: str = XERO_AUTHORIZE_URL
+    xero_identity_url: str = XERO_IDENTITY_URL
+    xero_api_url: str = XERO_API_URL
+    database_url: str = "sqlite:///recon.db"
+    encryption_keys: Secret = field(default_factory=lambda: Secret(""))
+    port: int = 3000
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        needs: Iterable[str] = (),
+        dotenv_path: str | None = ".env",
+    ) -> Settings:
+        """Read and validate; raise :class:`SettingsError` listing every problem."""
+        env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
+        env.update(os.environ if environ is None else environ)
+        return _build(env, set(needs))
+
+
+def _read_dotenv(path: str) -> Mapping[str, str]:
+    if not os.path.exists(path):
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _is_http_url(value: str) -> bool:
+    parsed = urlparse(value)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc)
+
+
+def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
+    problems: list[str] = []
+
+    def get(name: str, default: str = "") -> str:
+        return env.get(name, default).strip()
+
+    def require(name: str, group: str) -> str:
+        value = get(name)
+        if group in needs and not value:
+            problems.append(f"{name} is not set")
+        return value
+
+    bot_token = require("SLACK_BOT_TOKEN", NEEDS_SLACK)
+    if bot_token and not bot_token.startswith("xoxb-"):
+        problems.append("SLACK_BOT_TOKEN must be a bot token starting with xoxb-")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if NEEDS_SLACK in needs and NEEDS_SOCKET not in needs and not signing_secret:
+        problems.append("SLACK_SIGNING_SECRET is not set")
+    app_token = require("SLACK_APP_TOKEN", NEEDS_SOCKET)
+    if app_token and not app_token.startswith("xapp-"):
+        problems.append("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    if get("SLACK_CLIENT_ID") and get("SLACK_CLIENT_SECRET"):
+        # Bolt silently switches to its own OAuth flow and ignores SLACK_BOT_TOKEN.
+        problems.append(
+            "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must not both be set: Recon uses a single "
+            "workspace bot token, and Bolt would ignore SLACK_BOT_TOKEN"
+        )
+
+    urls = {
+        "SLACK_API_URL": get("SLACK_API_URL", SLACK_API_URL),
+        "XERO_AUTHORIZE_URL": get("XERO_AUTHORIZE_URL", XERO_AUTHORIZE_URL),
+        "XERO_IDENTITY_URL": get("XERO_IDENTITY_URL", XERO_IDENTITY_URL).rstrip("/"),
+        "XERO_API_URL": get("XERO_API_URL", XERO_API_URL).rstrip("/"),
+    }
+    for name, value in urls.items():
+        if not _is_http_url(value):
+            problems.append(f"{name} must be an absolute http(s) URL")
+    slack_api_url = urls["SLACK_API_URL"]
+    if not slack_api_url.endswith("/"):
+        slack_api_url += "/"
+
+    client_id = require("XERO_CLIENT_ID", NEEDS_XERO)
+    client_secret = require("XERO_CLIENT_SECRET", NEEDS_XERO)
+    redirect_uri = require("XERO_REDIRECT_URI", NEEDS_XERO)
+    if redirect_uri and not _is_http_url(redirect_uri):
+        problems.append("XERO_REDIRECT_URI must be an absolute http(s) URL")
+    scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
+    if "offline_access" not in scopes:
+        problems.append(
+            "XERO_SCOPES must include offline_access, or Xero issues no refresh token and every "
+            "connection dies after 30 minutes"
+        )
+
+    database_url = get("DATABASE_URL", "sqlite:///recon.db")
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+    if not (database_url.startswith("sqlite") or database_url.startswith("postgresql+psycopg://")):
+        problems.append("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+
+    keys = get("RECON_ENCRYPTION_KEY")
+    if keys:
+        from storage.crypto import invalid_keys
+
+        bad = invalid_keys(keys)
+        if bad:
+            problems.append(
+                f"RECON_ENCRYPTION_KEY has a malformed key at position {', '.join(map(str, bad))}; "
+                "each must be a Fernet key: 32 url-safe base64-encoded bytes"
+            )
+    elif not database_url.startswith("sqlite"):
+        problems.append(
+            "RECON_ENCRYPTION_KEY is not set; it is required with PostgreSQL "
+            "(generate one with: recon-bot keygen)"
+        )
+
+    port_text = get("PORT", "3000")
+    port = 0
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        problems.append("PORT must be a number between 1 and 65535")
+    else:
+        port = int(port_text)
+
+    if problems:
+        raise SettingsError(problems)
+    return Settings(
+        slack_bot_token=Secret(bot_token),
+        slack_signing_secret=Secret(signing_secret),
+        slack_app_token=Secret(app_token),
+        slack_api_url=slack_api_url,
+        xero_client_id=client_id,
+        xero_client_secret=Secret(client_secret),
+        xero_redirect_uri=redirect_uri,
+        xero_scopes=scopes,
+        xero_authorize_url=urls["XERO_AUTHORIZE_URL"],
+        xero_identity_url=urls["XERO_IDENTITY_URL"],
+        xero_api_url=urls["XERO_API_URL"],
+        database_url=database_url,
+        encryption_keys=Secret(keys),
+        port=port,
+    )

@@ -1,0 +1,195 @@
+"""Database tables. Tokens are stored only as Fernet ciphertext (see ``storage.crypto``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect):  # type: ignore[override]
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+GRANT_ACTIVE = "active"
+GRANT_NEEDS_RECONNECT = "needs_reconnect"
+GRANT_REVOKED = "revoked"
+
+TENANT_CONNECTED = "connected"
+TENANT_GONE = "gone"
+
+
+class Grant(Base):
+    """One Xero authorisation of one Slack user (DESIGN §5)."""
+
+    __tablename__ = "grants"
+    __table_args__ = (
+        UniqueConstraint("slack_team_id", "slack_user_id", "xero_user_id", name="uq_grants_identity"),
+        Index("ix_grants_slack_user", "slack_team_id", "slack_user_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    xero_user_id: Mapped[str] = mapped_column(String(64))
+    access_token_enc: Mapped[str] = mapped_column(Text)
+    refresh_token_enc: Mapped[str] = mapped_column(Text)
+    access_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_refresh_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_refresh_outcome: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    scopes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=GRANT_ACTIVE)
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    reconnect_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    tenants: Mapped[list[Tenant]] = relationship(
+        back_populates="grant", cascade="all, delete-orphan", order_by="Tenant.id"
+    )
+
+    def __repr__(self) -> str:  # never include token columns
+        return (
+            f"Grant(id={self.id}, team={self.slack_team_id}, user={self.slack_user_id}, "
+            f"status={self.status}, generation={self.generation})"
+        )
+
+
+class Tenant(Base):
+    """A Xero organisation reachable through a grant (from ``GET /connections``)."""
+
+    __tablename__ = "tenants"
+    __table_args__ = (
+        UniqueConstraint("grant_id", "tenant_id", name="uq_tenants_grant_tenant"),
+        # One default organisation per grant, enforced by the database on both dialects.
+        Index(
+            "uq_tenants_one_default",
+            "grant_id",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_name: Mapped[str] = mapped_column(String(255))
+    connection_id: Mapped[str] = mapped_column(String(64))
+    auth_event_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[str] = mapped_column(String(20), default=TENANT_CONNECTED)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    grant: Mapped[Grant] = relationship(back_populates="tenants")
+
+
+class OAuthState(Base):
+    """A consent link in flight; only the SHA-256 of the state is stored."""
+
+    __tablename__ = "oauth_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class DigestSubscription(Base):
+    """A channel's daily digest of one organisation, owned by the user who asked for it."""
+
+    __tablename__ = "digest_subscriptions"
+    __table_args__ = (
+        UniqueConstraint("slack_team_id", "channel_id", "tenant_id", name="uq_digest_channel_tenant"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    owner_user_id: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    tenant_name: Mapped[str] = mapped_column(String(255), default="")
+    local_time: Mapped[str] = mapped_column(String(5))  # "HH:MM"
+    timezone: Mapped[str] = mapped_column(String(64))  # IANA, e.g. "Pacific/Auckland"
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    skip_when_clear: Mapped[bool] = mapped_column(Boolean, default=False)
+    dead_grant_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DigestRun(Base):
+    """The ledger that makes each day's digest go out once, whatever the clocks do."""
+
+    __tablename__ = "digest_runs"
+    __table_args__ = (UniqueConstraint("subscription_id", "local_date", name="uq_digest_run_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscription_id: Mapped[int] = mapped_column(ForeignKey("digest_subscriptions.id", ondelete="CASCADE"))
+    local_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="claimed")  # claimed/sent/failed/skipped
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AuditEntry(Base):
+    """Every write attempted against Xero: who, where, what, before, after, outcome."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_txn", "tenant_id", "bank_transaction_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    bank_transaction_id: Mapped[str] = mapped_column(String(64))
+    field: Mapped[str] = mapped_column(String(64))
+    before: Mapped[str | None] = mapped_column(Text, nullable=True)
+    after: Mapped[str | None] = mapped_column(Text, nullable=True)
+    outcome: Mapped[str] = mapped_column(String(20))  # success / conflict / failed
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
