@@ -64,16 +64,18 @@ def cmd_keygen(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    needs = [NEEDS_SLACK, NEEDS_XERO] + ([NEEDS_SOCKET] if args.socket_mode else [])
+    settings = _settings(needs)
     from bot.web import serve
 
-    needs = [NEEDS_SLACK, NEEDS_XERO] + ([NEEDS_SOCKET] if args.socket_mode else [])
-    return serve(_settings(needs), socket_mode=args.socket_mode, host=args.host)
+    return serve(settings, socket_mode=args.socket_mode, host=args.host)
 
 
 def cmd_clock(_args: argparse.Namespace) -> int:
+    settings = _settings([NEEDS_SLACK, NEEDS_XERO])
     from bot.jobs import run_clock
 
-    return run_clock(_settings([NEEDS_SLACK, NEEDS_XERO]))
+    return run_clock(settings)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:

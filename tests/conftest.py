@@ -1,0 +1,111 @@
+"""Shared fixtures: real SQLite and real PostgreSQL databases, never mocks.
+
+PostgreSQL tests use ``RECON_TEST_POSTGRES_URL`` or 127.0.0.1:5432 (user postgres, database
+test). Each test session creates its own throw-away database there, so parallel runs do not
+collide. Without a reachable server the PostgreSQL half skips with the reason — except under CI
+(``CI=true``), where an unreachable PostgreSQL is a failure, not a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from storage import migrate
+from storage.crypto import TokenCipher
+from storage.db import Database
+
+DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def _admin_pg_url() -> str:
+    return os.environ.get("RECON_TEST_POSTGRES_URL", DEFAULT_PG)
+
+
+def _pg_reason() -> str | None:
+    try:
+        engine = create_engine(_admin_pg_url(), connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as exc:  # noqa: BLE001 - becomes the skip reason
+        return f"PostgreSQL not reachable at {make_url(_admin_pg_url()).render_as_string()}: {type(exc).__name__}"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    reason = _pg_reason()
+    if reason:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+        pytest.skip(reason)
+    admin = create_engine(_admin_pg_url(), isolation_level="AUTOCOMMIT")
+    name = f"recon_test_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = make_url(_admin_pg_url()).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
+        admin.dispose()
+
+
+@pytest.fixture
+def encryption_key() -> str:
+    return Fernet.generate_key().decode()
+
+
+def _truncate(db: Database) -> None:
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "TRUNCATE audit_log, digest_runs, digest_subscriptions, oauth_states, tenants, grants "
+            "RESTART IDENTITY CASCADE"
+        )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request, tmp_path) -> str:
+    """A migrated, empty database URL on each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'recon.db'}"
+        engine = create_engine(url)
+        migrate.upgrade(engine)
+        engine.dispose()
+        return url
+    url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    migrate.upgrade(engine)
+    db = Database(url, TokenCipher([Fernet.generate_key().decode()]), engine=engine)
+    _truncate(db)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def db(db_url: str, encryption_key: str) -> Iterator[Database]:
+    database = Database(db_url, TokenCipher([encryption_key]))
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path, encryption_key: str) -> Iterator[Database]:
+    """SQLite only, for tests that inspect the file itself."""
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    database = Database(url, TokenCipher([encryption_key]))
+    migrate.upgrade(database.engine)
+    yield database
+    database.dispose()

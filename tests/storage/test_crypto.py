@@ -1,0 +1,75 @@
+import os
+import stat
+
+import pytest
+from cryptography.fernet import Fernet
+
+from storage import grants, open_database
+from storage.crypto import TokenCipher, TokenDecryptError, invalid_keys, key_file_for, load_or_create_key_spec
+from storage.db import Database
+from tests.storage.fakes import Conn, Tokens
+
+
+def test_no_token_text_anywhere_in_the_sqlite_file(sqlite_db, tmp_path):
+    access = "ACCESS-" + "x9" * 40
+    refresh = "REFRESH-" + "k7" * 40
+    grants.save_consent(
+        sqlite_db,
+        slack_team_id="T1",
+        slack_user_id="U1",
+        xero_user_id="xu",
+        tokens=Tokens(access, refresh),
+        connections=[Conn("c1", "ten-1", "Org")],
+    )
+    with sqlite_db.engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(FULL)")
+    sqlite_db.dispose()
+    blob = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith("recon.db"))
+    assert b"Org" in blob  # the file is readable as such: the check below is meaningful
+    for secret in (access, refresh, access[:20], refresh[:20]):
+        assert secret.encode() not in blob
+
+
+def test_old_keys_still_decrypt_and_rotation_moves_to_newest(tmp_path):
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    url = f"sqlite:///{tmp_path / 'r.db'}"
+    from storage import migrate
+
+    db_old = Database(url, TokenCipher([old]))
+    migrate.upgrade(db_old.engine)
+    g = grants.save_consent(
+        db_old, slack_team_id="T", slack_user_id="U", xero_user_id="x", tokens=Tokens("a", "r"), connections=[]
+    ).grant
+    db_old.dispose()
+
+    db_both = Database(url, TokenCipher([new, old]))
+    assert grants.refresh_token_for_revocation(db_both, g.id) == "r"
+    assert grants.rotate_encryption(db_both) == 1
+    db_both.dispose()
+
+    db_new = Database(url, TokenCipher([new]))
+    assert grants.refresh_token_for_revocation(db_new, g.id) == "r"
+    db_new.dispose()
+    db_stale = Database(url, TokenCipher([old]))
+    with pytest.raises(TokenDecryptError) as err:
+        grants.refresh_token_for_revocation(db_stale, g.id)
+    assert "RECON_ENCRYPTION_KEY" in str(err.value)
+
+
+def test_sqlite_key_file_is_created_once_with_mode_0600(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    first = load_or_create_key_spec(url, "")
+    err = capsys.readouterr().err
+    assert "recon.db.key" in err and first not in err
+    path = key_file_for(url)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert load_or_create_key_spec(url, "") == first
+    assert capsys.readouterr().err == ""  # said once
+    db = open_database(url)
+    assert db.cipher.decrypt(TokenCipher([first]).encrypt("t")) == "t"
+
+
+def test_configured_key_wins_and_malformed_keys_are_named():
+    key = Fernet.generate_key().decode()
+    assert load_or_create_key_spec("postgresql+psycopg://x/y", key) == key
+    assert invalid_keys(f"{key}, nope,{key}") == [2]

@@ -1,0 +1,101 @@
+import logging
+import subprocess
+import sys
+
+import pytest
+from cryptography.fernet import Fernet
+
+from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
+
+GOOD = {
+    "SLACK_BOT_TOKEN": "xoxb-secret-bot-token",
+    "SLACK_SIGNING_SECRET": "signing-secret-value",
+    "XERO_CLIENT_ID": "client",
+    "XERO_CLIENT_SECRET": "xero-secret-value",
+    "XERO_REDIRECT_URI": "https://recon.example.com/xero/callback",
+}
+
+
+def load(env, needs=(NEEDS_SLACK, NEEDS_XERO)):
+    return Settings.from_env(env, needs=needs, dotenv_path=None)
+
+
+def test_defaults_follow_the_design():
+    s = load(GOOD)
+    assert s.database_url == "sqlite:///recon.db" and s.port == 3000
+    assert "offline_access" in s.xero_scopes and "accounting.banktransactions" in s.xero_scopes
+    assert s.xero_api_url == "https://api.xero.com" and s.slack_api_url == "https://slack.com/api/"
+
+
+def test_every_problem_is_reported_at_once_one_line_each():
+    env = {
+        "SLACK_BOT_TOKEN": "not-a-bot-token",
+        "XERO_REDIRECT_URI": "/xero/callback",
+        "DATABASE_URL": "postgresql://u@h/db",
+        "PORT": "eighty",
+        "XERO_SCOPES": "openid accounting.banktransactions",
+        "XERO_API_URL": "api.xero.com",
+    }
+    with pytest.raises(SettingsError) as err:
+        load(env)
+    problems = err.value.problems
+    expected = [
+        "SLACK_BOT_TOKEN must be a bot token starting with xoxb-",
+        "SLACK_SIGNING_SECRET is not set",
+        "XERO_API_URL must be an absolute http(s) URL",
+        "XERO_CLIENT_ID is not set",
+        "XERO_CLIENT_SECRET is not set",
+        "XERO_REDIRECT_URI must be an absolute http(s) URL",
+        "XERO_SCOPES must include offline_access",
+        "RECON_ENCRYPTION_KEY is not set; it is required with PostgreSQL",
+        "PORT must be a number between 1 and 65535",
+    ]
+    for fragment in expected:
+        assert any(p.startswith(fragment) for p in problems), (fragment, problems)
+    assert len(problems) == len(expected)
+
+
+def test_bolt_oauth_env_trap_is_refused():
+    with pytest.raises(SettingsError) as err:
+        load({**GOOD, "SLACK_CLIENT_ID": "1", "SLACK_CLIENT_SECRET": "2"})
+    assert "SLACK_CLIENT_ID" in err.value.problems[0]
+
+
+def test_postgres_url_is_normalised_and_needs_a_valid_key():
+    key = Fernet.generate_key().decode()
+    s = load({**GOOD, "DATABASE_URL": "postgres://u@h/db", "RECON_ENCRYPTION_KEY": key})
+    assert s.database_url == "postgresql+psycopg://u@h/db"
+    with pytest.raises(SettingsError) as err:
+        load({**GOOD, "RECON_ENCRYPTION_KEY": "garbage"})
+    assert "RECON_ENCRYPTION_KEY has a malformed key at position 1" in err.value.problems[0]
+
+
+def test_secrets_never_show_in_repr_or_logs(caplog):
+    key = Fernet.generate_key().decode()
+    s = load({**GOOD, "RECON_ENCRYPTION_KEY": key})
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("t").info("settings %r %s", s, s)
+    text = repr(s) + str(s) + caplog.text
+    for secret in ("xoxb-secret-bot-token", "signing-secret-value", "xero-secret-value", key):
+        assert secret not in text
+    assert s.slack_bot_token.reveal() == "xoxb-secret-bot-token"
+
+
+def test_dotenv_file_is_read_and_environment_wins(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("XERO_CLIENT_ID=from-file\nPORT=4000\n")
+    s = Settings.from_env({**GOOD, "PORT": "5000"}, dotenv_path=str(env_file))
+    assert s.port == 5000
+    assert Settings.from_env({"PORT": "5000"}, dotenv_path=str(env_file)).xero_client_id == "from-file"
+
+
+def test_cli_exits_2_with_one_line_per_problem(tmp_path):
+    env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "bad", "DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert "recon: SLACK_BOT_TOKEN must be a bot token starting with xoxb-" in lines
+    assert "recon: XERO_CLIENT_ID is not set" in lines
+    assert all(line.startswith("recon: ") for line in lines)
