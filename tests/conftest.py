@@ -36,7 +36,8 @@ def _pg_reason() -> str | None:
         engine.dispose()
         return None
     except Exception as exc:  # noqa: BLE001 - becomes the skip reason
-        return f"PostgreSQL not reachable at {make_url(_admin_pg_url()).render_as_string()}: {type(exc).__name__}"
+        where = make_url(_admin_pg_url()).render_as_string()
+        return f"PostgreSQL not reachable at {where}: {type(exc).__name__}"
 
 
 @pytest.fixture(scope="session")

@@ -92,7 +92,12 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path):
 def test_cli_exits_2_with_one_line_per_problem(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "SLACK_BOT_TOKEN": "bad", "DATABASE_URL": f"sqlite:///{tmp_path}/r.db"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot", "serve"], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -38,7 +38,12 @@ def test_old_keys_still_decrypt_and_rotation_moves_to_newest(tmp_path):
     db_old = Database(url, TokenCipher([old]))
     migrate.upgrade(db_old.engine)
     g = grants.save_consent(
-        db_old, slack_team_id="T", slack_user_id="U", xero_user_id="x", tokens=Tokens("a", "r"), connections=[]
+        db_old,
+        slack_team_id="T",
+        slack_user_id="U",
+        xero_user_id="x",
+        tokens=Tokens("a", "r"),
+        connections=[],
     ).grant
     db_old.dispose()
 

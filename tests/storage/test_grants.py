@@ -16,7 +16,8 @@ def connect(db, user="U1", xero_user="xu-1", conns=None, tokens=None, event="evt
         slack_user_id=user,
         xero_user_id=xero_user,
         tokens=tokens or Tokens("access-A", "refresh-A"),
-        connections=conns or [Conn("c1", "ten-1", "Harbour Coffee", event), Conn("c2", "ten-2", "Kestrel", event)],
+        connections=conns
+        or [Conn("c1", "ten-1", "Harbour Coffee", event), Conn("c2", "ten-2", "Kestrel", event)],
         auth_event_id=event,
     )
 
@@ -86,7 +87,10 @@ def test_keepalive_selection_and_reconnect_notice_once(db):
     old = connect(db, user="U1").grant
     connect(db, user="U2", xero_user="xu-2")
     later = lambda: datetime.now(UTC) + timedelta(days=8)  # noqa: E731
-    assert set(grants.grants_due_for_keepalive(db, older_than=timedelta(days=7), now=later)) == {old.id, old.id + 1}
+    assert set(grants.grants_due_for_keepalive(db, older_than=timedelta(days=7), now=later)) == {
+        old.id,
+        old.id + 1,
+    }
     assert grants.grants_due_for_keepalive(db, older_than=timedelta(days=7)) == []
     assert grants.mark_needs_reconnect(db, old.id, expected_generation=old.generation)
     assert grants.get_grant(db, old.id).status == GRANT_NEEDS_RECONNECT

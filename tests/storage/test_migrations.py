@@ -29,7 +29,11 @@ def test_cli_db_upgrade_and_check(tmp_path):
     assert "generated an encryption key" in status.stderr  # announced once, on first use
     assert "generated an encryption key" not in up.stderr
     check = subprocess.run(
-        [sys.executable, "-m", "bot", "check", "--offline"], env=env, cwd=tmp_path, capture_output=True, text=True
+        [sys.executable, "-m", "bot", "check", "--offline"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
     )
     assert check.returncode == 1  # Slack and Xero settings are missing
     assert "[FAIL] settings: SLACK_BOT_TOKEN is not set" in check.stdout

@@ -87,7 +87,12 @@ def test_invalid_grant_marks_needs_reconnect_under_the_lock(db):
 
 def test_forced_refresh_after_401_happens_once_per_generation(db):
     grant = grants.save_consent(
-        db, slack_team_id="T1", slack_user_id="U1", xero_user_id="xu", tokens=Tokens("a0", "r0"), connections=[]
+        db,
+        slack_team_id="T1",
+        slack_user_id="U1",
+        xero_user_id="xu",
+        tokens=Tokens("a0", "r0"),
+        connections=[],
     ).grant
     count = []
 
