@@ -1,0 +1,508 @@
+"""The Web API (`POST /api/<method>`) and response_url endpoints, as one WSGI app.
+
+Accepts what slack_sdk sends: JSON bodies (chat.postMessage, views.*), form bodies with JSON
+strings inside (`blocks=[...]`), and query strings (users.info is a GET). Answers like Slack:
+HTTP 200 with `{"ok": false, "error": …}` for API errors, HTTP 429 + `Retry-After` when rate
+limited.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from werkzeug.exceptions import HTTPException, NotFound
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from bot.sandbox.slack.workspace import Channel, Message, SlackError, User, View, Workspace
+
+JSON_FIELDS = {"blocks", "view", "attachments", "metadata"}
+
+
+@dataclass
+class ApiCall:
+    """One recorded Web API call (for assertions such as "views.open was called once")."""
+
+    method: str
+    params: dict[str, Any]
+    time: float
+    status: int
+    response: dict[str, Any]
+    token: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.response.get("ok"))
+
+
+@dataclass
+class ResponseUrlPost:
+    token: str
+    body: dict[str, Any]
+    time: float
+    status: int
+    response: dict[str, Any]
+
+
+@dataclass
+class _Fault:
+    error: str
+    remaining: int
+    retry_after: int | None = None
+
+
+@dataclass
+class Faults:
+    """Injectable failures: the next N calls of a method fail or get rate-limited."""
+
+    _pending: dict[str, list[_Fault]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ratelimit_next(self, method: str, n: int = 1, retry_after: int = 1) -> None:
+        with self._lock:
+            self._pending.setdefault(method, []).append(_Fault("ratelimited", n, retry_after))
+
+    def fail_next(self, method: str, error: str = "internal_error", n: int = 1) -> None:
+        with self._lock:
+            self._pending.setdefault(method, []).append(_Fault(error, n))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._pending.clear()
+
+    def take(self, method: str) -> _Fault | None:
+        with self._lock:
+            queue = self._pending.get(method) or self._pending.get("*") or []
+            if not queue:
+                return None
+            fault = queue[0]
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                queue.pop(0)
+            return fault
+
+
+Handler = Callable[["WebApi", dict[str, Any]], dict[str, Any]]
+
+
+class WebApi:
+    """WSGI application serving `/api/<method>` and `/response/<token>`."""
+
+    def __init__(self, workspace: Workspace, *, bot_token: str, bot_name: str = "recon") -> None:
+        self.ws = workspace
+        self.bot_token = bot_token
+        self.bot_name = bot_name
+        self.faults = Faults()
+        self.calls: list[ApiCall] = []
+        self.response_url_posts: list[ResponseUrlPost] = []
+        self._routes = Map(
+            [
+                Rule("/api/<method>", endpoint="api", methods=["GET", "POST"]),
+                Rule("/response/<token>", endpoint="response", methods=["POST"]),
+                Rule("/healthz", endpoint="health", methods=["GET"]),
+            ]
+        )
+
+    # ------------------------------------------------------------------ WSGI
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        try:
+            endpoint, values = self._routes.bind_to_environ(environ).match()
+            if endpoint == "api":
+                response = self._api(request, values["method"])
+            elif endpoint == "response":
+                response = self._response_url(request, values["token"])
+            else:
+                response = _json({"ok": True})
+        except HTTPException as error:
+            response = error.get_response(environ)
+        return response(environ, start_response)
+
+    # ------------------------------------------------------------- /api/<method>
+    def _api(self, request: Request, method: str) -> Response:
+        try:
+            args = _arguments(request)
+        except SlackError as error:
+            return _json({"ok": False, "error": error.code, "errors": error.errors})
+        token = _token(request, args)
+        args.pop("token", None)
+        status, body, headers = self._dispatch(method, args, token)
+        with self.ws.lock:
+            self.calls.append(ApiCall(method, copy.deepcopy(args), self.ws.clock(), status, body, token))
+        return _json(body, status=status, headers=headers)
+
+    def _dispatch(
+        self, method: str, args: dict[str, Any], token: str | None
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        handler = METHODS.get(method)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        if not token:
+            return 200, {"ok": False, "error": "not_authed"}, {}
+        if token != self.bot_token:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        fault = self.faults.take(method)
+        if fault is not None and fault.retry_after is not None:
+            return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
+        if fault is not None:
+            return 200, {"ok": False, "error": fault.error}, {}
+        try:
+            return 200, handler(self, args), {}
+        except SlackError as error:
+            body: dict[str, Any] = {"ok": False, "error": error.code}
+            if error.errors:
+                body["errors"] = error.errors
+                body["response_metadata"] = {"messages": [f"[ERROR] {e}" for e in error.errors]}
+            return 200, body, {}
+
+    # ----------------------------------------------------------- response_url
+    def _response_url(self, request: Request, token: str) -> Response:
+        raw = request.get_data(as_text=True)
+        try:
+            body = json.loads(raw) if raw.strip().startswith("{") else _form_payload(request)
+        except ValueError:
+            body = {}
+        try:
+            status, result = 200, self.apply_response(token, body)
+        except SlackError as error:
+            status = error.status if error.status != 200 else 400
+            result = {"ok": False, "error": error.code}
+            if error.errors:
+                result["errors"] = error.errors
+        with self.ws.lock:
+            self.response_url_posts.append(ResponseUrlPost(token, body, self.ws.clock(), status, result))
+        return _json(result, status=status)
+
+    def apply_response(self, token: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Apply one response_url post: new message, replace_original or delete_original."""
+        ws = self.ws
+        with ws.lock:
+            if token not in ws.response_urls:
+                raise SlackError("invalid_url", status=404)
+        if not body.get("delete_original"):
+            ws.check("response_url", "message", {"text": body.get("text"), "blocks": body.get("blocks")})
+        entry = ws.spend_response_url(token)
+        original = _original(ws, entry.original)
+        if body.get("delete_original"):
+            if original is not None:
+                ws.delete(original)
+            return {"ok": True}
+        if _truthy(body.get("replace_original")) and original is not None:
+            if original.is_ephemeral and body.get("response_type") == "in_channel":
+                ws.warnings.append("response_url: an ephemeral message cannot become in_channel")
+            ws.replace(original, text=body.get("text") or "", blocks=body.get("blocks"))
+            return {"ok": True}
+        channel = ws.resolve_channel(entry.channel)
+        public = body.get("response_type") == "in_channel"
+        message = ws.post(
+            channel,
+            text=body.get("text") or "",
+            blocks=body.get("blocks"),
+            user=ws.bot_user_id,
+            bot=True,
+            ephemeral_to=None if public else entry.user_id,
+            thread_ts=body.get("thread_ts"),
+            via="response_url",
+        )
+        if entry.kind == "command":
+            entry.original = (message.channel, message.ts, message.ephemeral_to)
+        return {"ok": True}
+
+    # ---------------------------------------------------------------- shapes
+    def message_json(self, message: Message) -> dict[str, Any]:
+        out = message.payload()
+        out["team"] = self.ws.team_id
+        out["bot_profile"] = {
+            "id": self.ws.bot_id,
+            "app_id": self.ws.app_id,
+            "name": self.bot_name,
+            "team_id": self.ws.team_id,
+        }
+        out["app_id"] = self.ws.app_id
+        return out
+
+    def view_json(self, view: View) -> dict[str, Any]:
+        return view.payload(self.ws.app_id, self.ws.bot_id)
+
+
+# ------------------------------------------------------------------------ methods
+def auth_test(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    return {
+        "ok": True,
+        "url": f"https://{ws.team_domain}.slack.com/",
+        "team": ws.team_domain,
+        "user": api.bot_name,
+        "team_id": ws.team_id,
+        "user_id": ws.bot_user_id,
+        "bot_id": ws.bot_id,
+        "is_enterprise_install": False,
+    }
+
+
+def _message_content(args: dict[str, Any]) -> tuple[str, list[dict[str, Any]] | None]:
+    text = args.get("text") or ""
+    blocks = args.get("blocks")
+    if not text and not blocks and not args.get("attachments"):
+        raise SlackError("no_text")
+    return text, blocks
+
+
+def chat_post_message(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    channel = ws.resolve_channel(str(args.get("channel") or ""))
+    if not channel.bot_member:
+        raise SlackError("not_in_channel")
+    text, blocks = _message_content(args)
+    ws.check("chat.postMessage", "message", {"text": text or "-", "blocks": blocks})
+    if blocks and not text:
+        ws.warnings.append("chat.postMessage: blocks without top-level text (no notification text)")
+    message = ws.post(
+        channel, text=text, blocks=blocks, user=ws.bot_user_id, bot=True, thread_ts=args.get("thread_ts")
+    )
+    return {"ok": True, "channel": channel.id, "ts": message.ts, "message": api.message_json(message)}
+
+
+def chat_post_ephemeral(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    channel = ws.resolve_channel(str(args.get("channel") or ""))
+    user = ws.user(str(args.get("user") or ""))
+    if not channel.bot_member:
+        raise SlackError("not_in_channel")
+    if user.id not in channel.members:
+        raise SlackError("user_not_in_channel")
+    text, blocks = _message_content(args)
+    ws.check("chat.postEphemeral", "message", {"text": text or "-", "blocks": blocks})
+    message = ws.post(
+        channel,
+        text=text,
+        blocks=blocks,
+        user=ws.bot_user_id,
+        bot=True,
+        ephemeral_to=user.id,
+        thread_ts=args.get("thread_ts"),
+        via="chat.postEphemeral",
+    )
+    return {"ok": True, "message_ts": message.ts}
+
+
+def _own_message(api: WebApi, args: dict[str, Any]) -> tuple[Channel, Message]:
+    ws = api.ws
+    channel = ws.resolve_channel(str(args.get("channel") or ""))
+    message = ws.find_message(channel.id, str(args.get("ts") or ""))
+    return channel, message
+
+
+def chat_update(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    channel, message = _own_message(api, args)
+    if message.bot_id != ws.bot_id:
+        raise SlackError("cant_update_message")
+    text, blocks = _message_content(args)
+    ws.check("chat.update", "message", {"text": text or "-", "blocks": blocks})
+    ws.replace(message, text=text, blocks=blocks)
+    return {
+        "ok": True,
+        "channel": channel.id,
+        "ts": message.ts,
+        "text": message.text,
+        "message": api.message_json(message),
+    }
+
+
+def chat_delete(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    channel, message = _own_message(api, args)
+    if message.bot_id != ws.bot_id:
+        raise SlackError("cant_delete_message")
+    ws.delete(message)
+    return {"ok": True, "channel": channel.id, "ts": message.ts}
+
+
+def _view_arg(args: dict[str, Any]) -> dict[str, Any]:
+    view = args.get("view")
+    if not isinstance(view, dict):
+        raise SlackError("invalid_arguments", ["view: required JSON object"])
+    return view
+
+
+def views_open(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    view = _view_arg(args)
+    ws.check("views.open", "modal", view)
+    trigger = ws.redeem_trigger(str(args.get("trigger_id") or ""))
+    opened = ws.open_modal(trigger.user_id, view)
+    return {"ok": True, "view": api.view_json(opened)}
+
+
+def views_push(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    view = _view_arg(args)
+    ws.check("views.push", "modal", view)
+    trigger = ws.redeem_trigger(str(args.get("trigger_id") or ""))
+    pushed = ws.push_modal(trigger.user_id, view)
+    return {"ok": True, "view": api.view_json(pushed)}
+
+
+def views_update(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    spec = _view_arg(args)
+    if not args.get("view_id") and not args.get("external_id"):
+        raise SlackError("invalid_arguments", ["view_id or external_id is required"])
+    current = ws.find_view(view_id=args.get("view_id"), external_id=args.get("external_id"))
+    ws.check("views.update", current.type, spec)
+    updated = ws.update_view(current, spec, expected_hash=args.get("hash"))
+    return {"ok": True, "view": api.view_json(updated)}
+
+
+def views_publish(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    ws = api.ws
+    spec = _view_arg(args)
+    ws.check("views.publish", "home", spec)
+    home = ws.publish_home(str(args.get("user_id") or ""), spec, expected_hash=args.get("hash"))
+    return {"ok": True, "view": api.view_json(home)}
+
+
+def user_json(user: User, now: float) -> dict[str, Any]:
+    offset = datetime.fromtimestamp(now, ZoneInfo(user.tz)).utcoffset() or timedelta(0)
+    return {
+        "id": user.id,
+        "team_id": user.team_id,
+        "name": user.name,
+        "deleted": False,
+        "real_name": user.real_name,
+        "tz": user.tz,
+        "tz_label": user.tz,
+        "tz_offset": int(offset.total_seconds()),
+        "is_bot": user.is_bot,
+        "is_admin": False,
+        "profile": {
+            "real_name": user.real_name,
+            "display_name": user.name,
+            "email": user.email,
+            "team": user.team_id,
+        },
+    }
+
+
+def users_info(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": True, "user": user_json(api.ws.user(str(args.get("user") or "")), api.ws.clock())}
+
+
+def channel_json(api: WebApi, channel: Channel) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": channel.id,
+        "created": 1_600_000_000,
+        "is_archived": False,
+    }
+    if channel.is_im:
+        out.update(is_im=True, user=channel.im_user, is_open=True)
+    else:
+        out.update(
+            name=channel.name,
+            is_channel=not channel.is_private,
+            is_group=channel.is_private,
+            is_im=False,
+            is_private=channel.is_private,
+            is_member=channel.bot_member,
+        )
+    return out
+
+
+def conversations_info(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    channel_id = str(args.get("channel") or "")
+    with api.ws.lock:
+        channel = api.ws.channels.get(channel_id)
+    if channel is None:
+        raise SlackError("channel_not_found")
+    if channel.is_private and not channel.bot_member:
+        raise SlackError("channel_not_found")
+    return {"ok": True, "channel": channel_json(api, channel)}
+
+
+def conversations_open(api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+    users = [u for u in str(args.get("users") or "").split(",") if u]
+    if args.get("channel"):
+        channel = api.ws.resolve_channel(str(args["channel"]))
+        return {"ok": True, "channel": {"id": channel.id}}
+    if len(users) != 1:
+        raise SlackError("not_implemented", ["the stand-in opens 1:1 DMs only"])
+    channel = api.ws.dm_channel(users[0])
+    return {"ok": True, "channel": {"id": channel.id}}
+
+
+METHODS: dict[str, Handler] = {
+    "auth.test": auth_test,
+    "chat.postMessage": chat_post_message,
+    "chat.postEphemeral": chat_post_ephemeral,
+    "chat.update": chat_update,
+    "chat.delete": chat_delete,
+    "views.open": views_open,
+    "views.push": views_push,
+    "views.update": views_update,
+    "views.publish": views_publish,
+    "users.info": users_info,
+    "conversations.info": conversations_info,
+    "conversations.open": conversations_open,
+}
+
+
+# ----------------------------------------------------------------------- helpers
+def _arguments(request: Request) -> dict[str, Any]:
+    args: dict[str, Any] = dict(request.args.items())
+    if request.mimetype == "application/json":
+        body = request.get_json(silent=True)
+        if isinstance(body, dict):
+            args.update(body)
+    else:
+        args.update(request.form.items())
+    for name in JSON_FIELDS:
+        value = args.get(name)
+        if isinstance(value, str) and value.strip()[:1] in {"[", "{"}:
+            try:
+                args[name] = json.loads(value)
+            except ValueError as error:
+                raise SlackError("invalid_arguments", [f"{name}: {error}"]) from error
+    return args
+
+
+def _token(request: Request, args: dict[str, Any]) -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip()
+    token = args.get("token")
+    return str(token) if token else None
+
+
+def _form_payload(request: Request) -> dict[str, Any]:
+    payload = request.form.get("payload")
+    if payload is None:
+        raise NotFound()
+    body = json.loads(payload)
+    return body if isinstance(body, dict) else {}
+
+
+def _original(ws: Workspace, ref: tuple[str, str, str | None] | None) -> Message | None:
+    if ref is None:
+        return None
+    try:
+        return ws.find_message(*ref)
+    except SlackError:
+        return None
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or str(value).lower() in {"true", "1"}
+
+
+def _json(body: dict[str, Any], status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body), status=status, headers=headers or {}, content_type="application/json; charset=utf-8"
+    )

@@ -1,0 +1,768 @@
+"""The state of one offline Slack workspace: people, channels, messages, views, triggers.
+
+Everything a user would *see* lives here, so tests and the demo console can ask "what does
+Alice see now?" instead of inspecting HTTP traffic. The HTTP layers (`webapi`, `delivery`)
+only translate wire formats into calls on `Workspace`; all rules that Slack enforces on
+state (membership, single-use triggers, view hashes, the response_url budget) live here so
+they are enforced the same way whichever door the request came through.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.sandbox.slack import validate
+
+Clock = Callable[[], float]
+
+TRIGGER_TTL_S = 3.0
+RESPONSE_URL_TTL_S = 30 * 60.0
+RESPONSE_URL_MAX_USES = 5
+MAX_VIEW_STACK = 3
+
+
+class SlackError(Exception):
+    """A Slack-style failure: `code` is what the Web API puts in `error`."""
+
+    def __init__(self, code: str, errors: list[str] | None = None, status: int = 200) -> None:
+        super().__init__(code)
+        self.code = code
+        self.errors = errors or []
+        self.status = status
+
+
+class ManualClock:
+    """A clock tests can move forward, so expiry rules are tested without sleeping."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class User:
+    id: str
+    name: str
+    real_name: str
+    tz: str
+    team_id: str
+    email: str | None = None
+    is_bot: bool = False
+
+
+@dataclass
+class Channel:
+    id: str
+    name: str
+    members: set[str] = field(default_factory=set)
+    bot_member: bool = True
+    is_private: bool = False
+    im_user: str | None = None  # set for the app's DM channel with one user
+
+    @property
+    def is_im(self) -> bool:
+        return self.im_user is not None
+
+
+@dataclass
+class Message:
+    """One message as Slack would display it. `ephemeral_to` marks "only visible to you"."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]]
+    user: str | None
+    bot_id: str | None = None
+    ephemeral_to: str | None = None
+    thread_ts: str | None = None
+    edited: bool = False
+    via: str = "chat.postMessage"
+
+    @property
+    def is_ephemeral(self) -> bool:
+        return self.ephemeral_to is not None
+
+    def payload(self) -> dict[str, Any]:
+        """The message as it appears inside an interaction payload (`message` field)."""
+        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
+        if self.bot_id:
+            out.update(bot_id=self.bot_id, user=self.user, app_id=None)
+        else:
+            out["user"] = self.user
+        if self.blocks:
+            out["blocks"] = copy.deepcopy(self.blocks)
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if self.edited:
+            out["edited"] = {"user": self.user, "ts": self.ts}
+        return out
+
+
+@dataclass
+class View:
+    """A modal in a user's stack, or a user's Home tab."""
+
+    id: str
+    team_id: str
+    user_id: str
+    type: str
+    blocks: list[dict[str, Any]]
+    hash: str
+    title: dict[str, Any] | None = None
+    submit: dict[str, Any] | None = None
+    close: dict[str, Any] | None = None
+    callback_id: str = ""
+    private_metadata: str = ""
+    external_id: str = ""
+    notify_on_close: bool = False
+    clear_on_close: bool = False
+    root_view_id: str = ""
+    previous_view_id: str | None = None
+    # What the user typed/selected, keyed (block_id, action_id) → Slack state fragment.
+    entered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+    closed: bool = False
+
+    def state_values(self) -> dict[str, dict[str, Any]]:
+        """`view.state.values` as Slack sends it: every stateful element, typed or initial."""
+        values: dict[str, dict[str, Any]] = {}
+        for block in self.blocks:
+            for element in stateful_elements(block):
+                key = (block["block_id"], element["action_id"])
+                state = self.entered.get(key) or initial_state(element)
+                values.setdefault(block["block_id"], {})[element["action_id"]] = copy.deepcopy(state)
+        return values
+
+    def payload(self, app_id: str, bot_id: str) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id,
+            "team_id": self.team_id,
+            "type": self.type,
+            "blocks": copy.deepcopy(self.blocks),
+            "private_metadata": self.private_metadata,
+            "callback_id": self.callback_id,
+            "state": {"values": self.state_values()},
+            "hash": self.hash,
+            "title": self.title,
+            "clear_on_close": self.clear_on_close,
+            "notify_on_close": self.notify_on_close,
+            "close": self.close,
+            "submit": self.submit,
+            "previous_view_id": self.previous_view_id,
+            "root_view_id": self.root_view_id,
+            "app_id": app_id,
+            "external_id": self.external_id,
+            "app_installed_team_id": self.team_id,
+            "bot_id": bot_id,
+        }
+        return out
+
+
+STATEFUL_TYPES = {
+    "plain_text_input",
+    "url_text_input",
+    "email_text_input",
+    "number_input",
+    "static_select",
+    "external_select",
+    "users_select",
+    "conversations_select",
+    "channels_select",
+    "multi_static_select",
+    "multi_external_select",
+    "multi_users_select",
+    "multi_conversations_select",
+    "multi_channels_select",
+    "datepicker",
+    "timepicker",
+    "datetimepicker",
+    "checkboxes",
+    "radio_buttons",
+}
+
+
+def block_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """Interactive elements of a block, in display order."""
+    kind = block.get("type")
+    if kind == "actions":
+        return list(block.get("elements") or [])
+    if kind == "section" and isinstance(block.get("accessory"), dict):
+        return [block["accessory"]]
+    if kind == "input" and isinstance(block.get("element"), dict):
+        return [block["element"]]
+    return []
+
+
+def stateful_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    return [e for e in block_elements(block) if e.get("type") in STATEFUL_TYPES]
+
+
+def initial_state(element: dict[str, Any]) -> dict[str, Any]:
+    """The state Slack reports for an element the user has not touched."""
+    kind = element.get("type", "")
+    state: dict[str, Any] = {"type": kind}
+    if kind in {"plain_text_input", "url_text_input", "email_text_input", "number_input"}:
+        state["value"] = element.get("initial_value")
+    elif kind in {"static_select", "external_select", "radio_buttons"}:
+        state["selected_option"] = element.get("initial_option")
+    elif kind in {"multi_static_select", "multi_external_select", "checkboxes"}:
+        state["selected_options"] = element.get("initial_options") or []
+    elif kind == "users_select":
+        state["selected_user"] = element.get("initial_user")
+    elif kind == "conversations_select":
+        state["selected_conversation"] = element.get("initial_conversation")
+    elif kind == "channels_select":
+        state["selected_channel"] = element.get("initial_channel")
+    elif kind == "datepicker":
+        state["selected_date"] = element.get("initial_date")
+    elif kind == "timepicker":
+        state["selected_time"] = element.get("initial_time")
+    elif kind == "datetimepicker":
+        state["selected_date_time"] = element.get("initial_date_time")
+    return state
+
+
+def all_options(element: dict[str, Any]) -> list[dict[str, Any]]:
+    options = list(element.get("options") or [])
+    for group in element.get("option_groups") or []:
+        options.extend(group.get("options") or [])
+    return options
+
+
+def entered_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    """Turn what a test "types" (a plain string, list or dict) into Slack's state fragment."""
+    kind = element.get("type", "")
+    if isinstance(value, dict):
+        return {"type": kind, **value}
+    state: dict[str, Any] = {"type": kind}
+    if kind in {"static_select", "external_select", "radio_buttons"}:
+        state["selected_option"] = _find_option(element, value)
+    elif kind in {"multi_static_select", "multi_external_select", "checkboxes"}:
+        state["selected_options"] = [_find_option(element, v) for v in value or []]
+    elif kind == "users_select":
+        state["selected_user"] = value
+    elif kind == "conversations_select":
+        state["selected_conversation"] = value
+    elif kind == "channels_select":
+        state["selected_channel"] = value
+    elif kind == "datepicker":
+        state["selected_date"] = value
+    elif kind == "timepicker":
+        state["selected_time"] = value
+    elif kind == "datetimepicker":
+        state["selected_date_time"] = value
+    else:
+        state["value"] = value
+    return state
+
+
+def _find_option(element: dict[str, Any], value: Any) -> dict[str, Any]:
+    for option in all_options(element):
+        if option.get("value") == value:
+            return copy.deepcopy(option)
+    if element.get("type", "").endswith("external_select"):
+        return {"text": {"type": "plain_text", "text": str(value)}, "value": value}
+    raise ValueError(f"no option with value {value!r} in {element.get('action_id')!r}")
+
+
+def fill_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Give blocks and elements the ids Slack would invent when the app left them out.
+
+    Slack assigns random ids; here they are derived from the content so the same payload
+    gets the same ids (stable tests).
+    """
+    out = copy.deepcopy(blocks)
+    for index, block in enumerate(out):
+        if not block.get("block_id"):
+            digest = hashlib.sha1(repr((index, block)).encode(), usedforsecurity=False).hexdigest()
+            block["block_id"] = digest[:5]
+        for number, element in enumerate(block_elements(block)):
+            if not element.get("action_id"):
+                digest = hashlib.sha1(
+                    repr((block["block_id"], number, element)).encode(), usedforsecurity=False
+                ).hexdigest()
+                element["action_id"] = digest[:5]
+    return out
+
+
+@dataclass
+class Trigger:
+    id: str
+    user_id: str
+    issued_at: float
+    used: bool = False
+
+
+@dataclass
+class ResponseUrl:
+    """A response_url's budget and what its "original message" is.
+
+    `original` is (channel, ts, ephemeral_to) of the message the interaction came from; for a
+    slash command it starts empty and follows the latest message produced through this URL or
+    the ack (so `replace_original` replaces "Searching…" with the result, as users expect).
+    """
+
+    token: str
+    user_id: str
+    channel: str
+    issued_at: float
+    kind: str
+    original: tuple[str, str, str | None] | None = None
+    uses: int = 0
+
+
+@dataclass
+class Visible:
+    """One entry of the "something the user can see changed" feed."""
+
+    seq: int
+    kind: str
+    summary: str
+    user: str | None = None
+    channel: str | None = None
+    ref: str | None = None
+
+
+@dataclass
+class InvalidPayload:
+    source: str
+    surface: str
+    errors: list[str]
+    payload: Any
+
+
+class Workspace:
+    """All mutable state, guarded by one re-entrant lock (requests arrive on many threads)."""
+
+    def __init__(
+        self,
+        *,
+        team_id: str,
+        team_domain: str,
+        bot_user_id: str,
+        bot_id: str,
+        app_id: str,
+        clock: Clock,
+    ) -> None:
+        self.team_id = team_id
+        self.team_domain = team_domain
+        self.bot_user_id = bot_user_id
+        self.bot_id = bot_id
+        self.app_id = app_id
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.messages_tab_enabled = True
+        self.users: dict[str, User] = {}
+        self.channels: dict[str, Channel] = {}
+        self.channel_messages: dict[str, list[Message]] = {}
+        self.ephemeral: dict[str, list[Message]] = {}
+        self.views: dict[str, View] = {}
+        self.stacks: dict[str, list[str]] = {}
+        self.homes: dict[str, str] = {}
+        self.triggers: dict[str, Trigger] = {}
+        self.response_urls: dict[str, ResponseUrl] = {}
+        self.invalid_payloads: list[InvalidPayload] = []
+        self.warnings: list[str] = []
+        self.events: list[Visible] = []
+        self._listeners: list[Callable[[Visible], None]] = []
+        self._seq = itertools.count(1)
+        self._last_micros = 0
+        self._view_seq = itertools.count(1)
+
+    # ----------------------------------------------------------------- people & places
+    def add_user(self, user: User) -> User:
+        with self.lock:
+            self.users[user.id] = user
+            return user
+
+    def add_channel(self, channel: Channel) -> Channel:
+        with self.lock:
+            self.channels[channel.id] = channel
+            self.channel_messages.setdefault(channel.id, [])
+            return channel
+
+    def user(self, user_id: str) -> User:
+        with self.lock:
+            if user_id not in self.users:
+                raise SlackError("user_not_found")
+            return self.users[user_id]
+
+    def dm_channel(self, user_id: str) -> Channel:
+        """The app's DM (App Home Messages tab) with a user, created on first use."""
+        with self.lock:
+            self.user(user_id)
+            channel_id = "D" + user_id[1:]
+            if channel_id not in self.channels:
+                self.add_channel(
+                    Channel(channel_id, channel_id, members={user_id}, bot_member=True, im_user=user_id)
+                )
+            return self.channels[channel_id]
+
+    def resolve_channel(self, ref: str) -> Channel:
+        """A channel id, `#name`/name, DM id, or user id (→ the app DM, as chat.postMessage does)."""
+        with self.lock:
+            if not ref:
+                raise SlackError("channel_not_found")
+            if ref in self.channels:
+                return self.channels[ref]
+            if ref in self.users:
+                if not self.messages_tab_enabled:
+                    raise SlackError("messages_tab_disabled")
+                return self.dm_channel(ref)
+            if ref.startswith("D") and ("U" + ref[1:]) in self.users:
+                return self.dm_channel("U" + ref[1:])
+            name = ref.removeprefix("#")
+            for channel in self.channels.values():
+                if channel.name == name and not channel.is_im:
+                    return channel
+            raise SlackError("channel_not_found")
+
+    # ------------------------------------------------------------------------- ids
+    def next_ts(self) -> str:
+        with self.lock:
+            micros = int(self.clock() * 1_000_000)
+            micros = max(micros, self._last_micros + 1)
+            self._last_micros = micros
+            return f"{micros // 1_000_000}.{micros % 1_000_000:06d}"
+
+    def new_hash(self) -> str:
+        return f"{int(self.clock())}.{secrets.token_hex(4)}"
+
+    # ---------------------------------------------------------------------- feed
+    def subscribe(self, listener: Callable[[Visible], None]) -> None:
+        with self.lock:
+            self._listeners.append(listener)
+
+    def note(
+        self,
+        kind: str,
+        summary: str,
+        *,
+        user: str | None = None,
+        channel: str | None = None,
+        ref: str | None = None,
+    ) -> None:
+        with self.lock:
+            item = Visible(next(self._seq), kind, summary, user=user, channel=channel, ref=ref)
+            self.events.append(item)
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(item)
+
+    # ------------------------------------------------------------------ validation
+    def check(self, source: str, surface: str, payload: Any) -> None:
+        """Reject Block Kit Slack would reject, and remember it for "never sent junk" asserts."""
+        problems = validate.problems(payload, surface=surface)
+        if problems:
+            with self.lock:
+                self.invalid_payloads.append(
+                    InvalidPayload(source, surface, problems, copy.deepcopy(payload))
+                )
+            code = "invalid_blocks" if surface == "message" else "invalid_arguments"
+            raise SlackError(code, problems)
+
+    # -------------------------------------------------------------------- messages
+    def post(
+        self,
+        channel: Channel,
+        *,
+        text: str,
+        blocks: list[dict[str, Any]] | None,
+        user: str | None,
+        bot: bool,
+        ephemeral_to: str | None = None,
+        thread_ts: str | None = None,
+        via: str = "chat.postMessage",
+    ) -> Message:
+        with self.lock:
+            message = Message(
+                channel=channel.id,
+                ts=self.next_ts(),
+                text=text or "",
+                blocks=fill_ids(blocks or []),
+                user=user,
+                bot_id=self.bot_id if bot else None,
+                ephemeral_to=ephemeral_to,
+                thread_ts=thread_ts,
+                via=via,
+            )
+            if ephemeral_to:
+                self.ephemeral.setdefault(ephemeral_to, []).append(message)
+            else:
+                self.channel_messages.setdefault(channel.id, []).append(message)
+        where = f"DM {channel.im_user}" if channel.is_im else f"#{channel.name}"
+        kind = "ephemeral" if ephemeral_to else "message"
+        self.note(
+            kind,
+            f"{where}: {_summary(message)}",
+            user=ephemeral_to or channel.im_user,
+            channel=channel.id,
+            ref=message.ts,
+        )
+        return message
+
+    def find_message(self, channel_id: str, ts: str, ephemeral_to: str | None = None) -> Message:
+        with self.lock:
+            pool = (
+                self.ephemeral.get(ephemeral_to, [])
+                if ephemeral_to
+                else self.channel_messages.get(channel_id, [])
+            )
+            for message in pool:
+                if message.ts == ts and message.channel == channel_id:
+                    return message
+            raise SlackError("message_not_found")
+
+    def replace(self, message: Message, *, text: str, blocks: list[dict[str, Any]] | None) -> Message:
+        with self.lock:
+            message.text = text or ""
+            message.blocks = fill_ids(blocks or [])
+            message.edited = True
+        self.note(
+            "updated",
+            f"updated {message.ts}: {_summary(message)}",
+            user=message.ephemeral_to,
+            channel=message.channel,
+            ref=message.ts,
+        )
+        return message
+
+    def delete(self, message: Message) -> None:
+        with self.lock:
+            pool = (
+                self.ephemeral.get(message.ephemeral_to, [])
+                if message.ephemeral_to
+                else (self.channel_messages.get(message.channel, []))
+            )
+            if message in pool:
+                pool.remove(message)
+        self.note(
+            "deleted",
+            f"deleted {message.ts}",
+            user=message.ephemeral_to,
+            channel=message.channel,
+            ref=message.ts,
+        )
+
+    # ------------------------------------------------------------------- triggers
+    def issue_trigger(self, user_id: str) -> str:
+        with self.lock:
+            trigger_id = f"{int(self.clock())}.{next(self._seq)}.{secrets.token_hex(16)}"
+            self.triggers[trigger_id] = Trigger(trigger_id, user_id, self.clock())
+            return trigger_id
+
+    def redeem_trigger(self, trigger_id: str) -> Trigger:
+        """Single use, 3 s lifetime — the two rules that break modals in production."""
+        with self.lock:
+            trigger = self.triggers.get(trigger_id or "")
+            if trigger is None:
+                raise SlackError("invalid_trigger_id")
+            if trigger.used:
+                raise SlackError("trigger_exchanged")
+            if self.clock() - trigger.issued_at > TRIGGER_TTL_S:
+                raise SlackError("trigger_expired")
+            trigger.used = True
+            return trigger
+
+    # ---------------------------------------------------------------- response_url
+    def issue_response_url(
+        self, user_id: str, channel: str, kind: str, original: tuple[str, str, str | None] | None
+    ) -> ResponseUrl:
+        with self.lock:
+            token = secrets.token_urlsafe(18)
+            entry = ResponseUrl(token, user_id, channel, self.clock(), kind, original)
+            self.response_urls[token] = entry
+            return entry
+
+    def spend_response_url(self, token: str) -> ResponseUrl:
+        with self.lock:
+            entry = self.response_urls.get(token)
+            if entry is None:
+                raise SlackError("invalid_url", status=404)
+            if self.clock() - entry.issued_at > RESPONSE_URL_TTL_S:
+                raise SlackError("expired_url", status=404)
+            if entry.uses >= RESPONSE_URL_MAX_USES:
+                raise SlackError("used_url", status=404)
+            entry.uses += 1
+            return entry
+
+    # ----------------------------------------------------------------------- views
+    def _new_view_id(self) -> str:
+        return f"V{next(self._view_seq):010d}"
+
+    def make_view(self, user_id: str, spec: dict[str, Any], *, view_id: str | None = None) -> View:
+        view = View(
+            id=view_id or self._new_view_id(),
+            team_id=self.team_id,
+            user_id=user_id,
+            type=spec.get("type", "modal"),
+            blocks=fill_ids(spec.get("blocks") or []),
+            hash=self.new_hash(),
+            title=spec.get("title"),
+            submit=spec.get("submit"),
+            close=spec.get("close"),
+            callback_id=spec.get("callback_id") or "",
+            private_metadata=spec.get("private_metadata") or "",
+            external_id=spec.get("external_id") or "",
+            notify_on_close=bool(spec.get("notify_on_close")),
+            clear_on_close=bool(spec.get("clear_on_close")),
+        )
+        view.root_view_id = view.id
+        return view
+
+    def open_modal(self, user_id: str, spec: dict[str, Any]) -> View:
+        """Start a new modal stack. A modal already open is replaced (Slack shows one at a time)."""
+        with self.lock:
+            self._check_external_id(spec)
+            for old in self.stacks.get(user_id, []):
+                self.views[old].closed = True
+            view = self.make_view(user_id, spec)
+            self.views[view.id] = view
+            self.stacks[user_id] = [view.id]
+        self.note("view_opened", f"modal {_title(view)!r} opened", user=user_id, ref=view.id)
+        return view
+
+    def push_modal(self, user_id: str, spec: dict[str, Any]) -> View:
+        with self.lock:
+            stack = self.stacks.get(user_id) or []
+            if not stack:
+                raise SlackError("not_found")
+            if len(stack) >= MAX_VIEW_STACK:
+                raise SlackError("push_limit_reached")
+            self._check_external_id(spec)
+            below = self.views[stack[-1]]
+            view = self.make_view(user_id, spec)
+            view.root_view_id = below.root_view_id
+            view.previous_view_id = below.id
+            self.views[view.id] = view
+            stack.append(view.id)
+        self.note("view_pushed", f"modal {_title(view)!r} pushed", user=user_id, ref=view.id)
+        return view
+
+    def _check_external_id(self, spec: dict[str, Any]) -> None:
+        external_id = spec.get("external_id")
+        if external_id and any(v.external_id == external_id and not v.closed for v in self.views.values()):
+            raise SlackError("duplicate_external_id")
+
+    def find_view(self, *, view_id: str | None = None, external_id: str | None = None) -> View:
+        with self.lock:
+            if view_id:
+                view = self.views.get(view_id)
+            else:
+                view = next(
+                    (v for v in self.views.values() if external_id and v.external_id == external_id), None
+                )
+            if view is None or view.closed:
+                raise SlackError("not_found")
+            return view
+
+    def update_view(self, view: View, spec: dict[str, Any], *, expected_hash: str | None) -> View:
+        """Replace a view's content in place (same id, new hash), keeping matching input entries."""
+        with self.lock:
+            if expected_hash and expected_hash != view.hash:
+                raise SlackError("hash_conflict")
+            if spec.get("type", view.type) != view.type:
+                raise SlackError("invalid_arguments", [f"view type must stay {view.type!r}"])
+            fresh = self.make_view(view.user_id, spec, view_id=view.id)
+            keep = {(b["block_id"], e["action_id"]) for b in fresh.blocks for e in stateful_elements(b)}
+            view.entered = {k: v for k, v in view.entered.items() if k in keep}
+            for name in (
+                "blocks",
+                "title",
+                "submit",
+                "close",
+                "callback_id",
+                "private_metadata",
+                "notify_on_close",
+                "clear_on_close",
+            ):
+                setattr(view, name, getattr(fresh, name))
+            if spec.get("external_id"):
+                view.external_id = fresh.external_id
+            view.hash = self.new_hash()
+            view.errors = {}
+        self.note("view_updated", f"{view.type} {_title(view)!r} updated", user=view.user_id, ref=view.id)
+        return view
+
+    def publish_home(self, user_id: str, spec: dict[str, Any], *, expected_hash: str | None) -> View:
+        with self.lock:
+            self.user(user_id)
+            existing = self.views.get(self.homes.get(user_id, ""))
+            if existing is not None:
+                if expected_hash and expected_hash != existing.hash:
+                    raise SlackError("hash_conflict")
+                view = self.update_view(existing, spec, expected_hash=None)
+            else:
+                view = self.make_view(user_id, spec)
+                self.views[view.id] = view
+                self.homes[user_id] = view.id
+        self.note("home_published", f"Home tab published for {user_id}", user=user_id, ref=view.id)
+        return view
+
+    def stack(self, user_id: str) -> list[View]:
+        with self.lock:
+            return [self.views[v] for v in self.stacks.get(user_id, [])]
+
+    def pop_view(self, user_id: str) -> View | None:
+        """Close the top view of the stack; returns it."""
+        with self.lock:
+            stack = self.stacks.get(user_id) or []
+            if not stack:
+                return None
+            view = self.views[stack.pop()]
+            view.closed = True
+        self.note("view_closed", f"modal {_title(view)!r} closed", user=user_id, ref=view.id)
+        return view
+
+    def clear_views(self, user_id: str) -> list[View]:
+        with self.lock:
+            closed = [self.views[v] for v in self.stacks.get(user_id, [])]
+            for view in closed:
+                view.closed = True
+            self.stacks[user_id] = []
+        if closed:
+            self.note(
+                "view_closed",
+                f"modal {_title(closed[0])!r} closed (all views)",
+                user=user_id,
+                ref=closed[0].id,
+            )
+        return closed
+
+    def show_errors(self, view: View, errors: dict[str, str]) -> None:
+        with self.lock:
+            view.errors = dict(errors)
+        shown = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        self.note(
+            "view_errors", f"modal {_title(view)!r} shows errors — {shown}", user=view.user_id, ref=view.id
+        )
+
+
+def _summary(message: Message, limit: int = 80) -> str:
+    text = message.text
+    if not text and message.blocks:
+        for block in message.blocks:
+            inner = block.get("text")
+            if isinstance(inner, dict) and inner.get("text"):
+                text = inner["text"]
+                break
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _title(view: View) -> str:
+    return (view.title or {}).get("text", "") if view.type == "modal" else "Home"
