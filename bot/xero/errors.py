@@ -46,9 +46,17 @@ class RateLimited(XeroError):
 
 
 class XeroUnavailable(XeroError):
-    """5xx, timeouts or connection failures that persisted through the retries."""
+    """5xx, timeouts or connection failures that persisted through the retries.
+
+    ``maybe_applied`` is true for a write whose request may have reached Xero (a read timeout,
+    a reset connection, a 5xx): the caller should re-read before saying "nothing changed".
+    """
 
     default_message = "Xero isn't responding right now — please try again in a minute."
+
+    def __init__(self, message: str | None = None, *, maybe_applied: bool = False) -> None:
+        self.maybe_applied = maybe_applied
+        super().__init__(message)
 
 
 class XeroValidationError(XeroError):
