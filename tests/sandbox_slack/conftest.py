@@ -78,7 +78,7 @@ def ack_json(body: dict[str, Any]) -> Ack:
 def bot() -> Iterator[FakeBot]:
     fake = FakeBot(SignatureVerifier(SECRET))
     server = make_server("127.0.0.1", 0, fake, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     fake.url = f"http://127.0.0.1:{server.server_address[1]}/slack/events"  # type: ignore[attr-defined]
     yield fake
