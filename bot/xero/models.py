@@ -48,6 +48,22 @@ def parse_ms_date(s: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+def parse_xero_date(s: str) -> date:
+    """The calendar date of a transaction ``Date``.
+
+    Xero sends transaction dates as UTC midnight with ``+0000``; should a value carry another
+    offset, the calendar date is the one in that offset (local midnight in Auckland is the
+    previous day in UTC), so the offset is applied before taking the date.
+    """
+    m = _MS_DATE.match(s.strip()) if isinstance(s, str) else None
+    if m and m.group(2):
+        sign = -1 if m.group(2)[0] == "-" else 1
+        digits = m.group(2)[1:].ljust(4, "0")
+        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+        return (parse_ms_date(s) + sign * offset).date()
+    return parse_ms_date(s).date()
+
+
 def _opt_datetime(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
@@ -249,7 +265,7 @@ class BankTransaction:
             bank_transaction_id=str(d["BankTransactionID"]),
             type=str(d.get("Type") or ""),
             status=str(d.get("Status") or ""),
-            date=parse_ms_date(raw_date).date(),
+            date=parse_xero_date(raw_date),
             contact=ContactRef.from_xero(d.get("Contact")),
             bank_account=AccountRef.from_xero(d.get("BankAccount")),
             reference=_str(d.get("Reference")),

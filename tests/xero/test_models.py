@@ -12,6 +12,7 @@ from bot.xero.models import (
     HistoryRecord,
     TokenSet,
     parse_ms_date,
+    parse_xero_date,
     update_payload,
 )
 from tests.xero.fixtures import BANK_ID, CONTACT_ID, LINE_1, LINE_2, NORTH_ID, REGION_ID, TXN_ID, txn_json
@@ -44,6 +45,21 @@ def test_parse_ms_date_forms(raw, expected):
 def test_parse_ms_date_rejects_junk(raw):
     with pytest.raises(ValueError):
         parse_ms_date(raw)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("/Date(1476316800000+0000)/", date(2016, 10, 13)),
+        ("/Date(1476316800000)/", date(2016, 10, 13)),
+        # Local midnight 13 Oct in Auckland (+13:00) is 11:00 UTC on the 12th.
+        ("/Date(1476270000000+1300)/", date(2016, 10, 13)),
+        ("/Date(1476334800000-0500)/", date(2016, 10, 13)),
+        ("2016-10-13T00:00:00", date(2016, 10, 13)),
+    ],
+)
+def test_transaction_calendar_date(raw, expected):
+    assert parse_xero_date(raw) == expected
 
 
 # ---------------------------------------------------------------- bank transaction
