@@ -1,0 +1,256 @@
+"""Connecting, choosing and disconnecting Xero organisations for a Slack user."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import jwt
+
+from bot.services.errors import ConsentFailed, NotConnected, OrgAmbiguous, OrgNotFound, ServiceError
+from bot.xero.errors import XeroError
+from bot.xero.timezones import iana_zone
+from storage import grants
+from storage.db import Database
+from storage.grants import ConsentResult, GrantView, TenantView
+from storage.models import GRANT_NEEDS_RECONNECT, utcnow
+from storage.states import StateProblem, StateRejected, consume_state, create_state
+
+if TYPE_CHECKING:
+    from bot.services.tokens import TokenService
+    from bot.xero.client import XeroClient
+    from bot.xero.oauth import XeroOAuth
+
+log = logging.getLogger(__name__)
+
+_STATE_MESSAGES = {
+    StateProblem.EXPIRED: ("expired", "This connect link has expired (links last 10 minutes)."),
+    StateProblem.USED: ("used", "This connect link has already been used."),
+    StateProblem.UNKNOWN: ("invalid", "This connect link isn't valid."),
+    StateProblem.MALFORMED: ("invalid", "This connect link isn't valid."),
+}
+_AGAIN = " Run `/recon connect` in Slack for a fresh one."
+
+
+def _auth_event_id(access_token: str) -> str | None:
+    """Xero's access tokens are JWTs naming the consent (``authentication_event_id``).
+
+    Used only to tell which organisations this consent added; the token came straight from Xero's
+    token endpoint, so its signature is not what protects us here. Opaque tokens → None.
+    """
+    try:
+        claims = jwt.decode(access_token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return None
+    value = claims.get("authentication_event_id")
+    return str(value) if value else None
+
+
+class ConnectService:
+    def __init__(
+        self,
+        db: Database,
+        oauth: XeroOAuth,
+        xero: XeroClient,
+        tokens: TokenService,
+        *,
+        client_id: str,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self._oauth = oauth
+        self._xero = xero
+        self._tokens = tokens
+        self._client_id = client_id
+        self._now = now
+
+    # ----------------------------------------------------------------- consent
+
+    def consent_url(self, team_id: str, user_id: str) -> str:
+        """A consent link bound to this Slack user; valid 10 minutes, once."""
+        return self._oauth.authorize_url_for(create_state(self.db, team_id, user_id, now=self._now))
+
+    def complete_consent(self, *, code: str | None, state: str | None, error: str | None) -> ConsentResult:
+        """Finish the consent the browser brings back; :class:`ConsentFailed` says why not."""
+        if error:
+            # The link is spent either way; a bad state still gets the cancellation page.
+            with contextlib.suppress(StateRejected):
+                consume_state(self.db, state, now=self._now)
+            if error == "access_denied":
+                raise ConsentFailed(
+                    "cancelled", "You cancelled the connection to Xero, so nothing was connected." + _AGAIN
+                )
+            raise ConsentFailed("xero_error", f"Xero reported a problem ({error[:60]})." + _AGAIN)
+        try:
+            owner = consume_state(self.db, state, now=self._now)
+        except StateRejected as exc:
+            reason, message = _STATE_MESSAGES[exc.problem]
+            raise ConsentFailed(reason, message + _AGAIN) from None
+        if not code:
+            raise ConsentFailed("invalid", "Xero sent no authorisation code." + _AGAIN)
+        try:
+            tokens = self._oauth.exchange_code(code)
+            xero_user_id = self._xero_user_id(tokens.id_token)
+            connections = [
+                c
+                for c in self._oauth.connections(tokens.access_token)
+                if (c.tenant_type or "ORGANISATION").upper() == "ORGANISATION"
+            ]
+        except XeroError as exc:
+            log.warning("consent for %s/%s failed at Xero: %s", owner.slack_team_id, owner.slack_user_id, exc)
+            raise ConsentFailed("xero_error", f"{exc}{_AGAIN}") from None
+        return grants.save_consent(
+            self.db,
+            slack_team_id=owner.slack_team_id,
+            slack_user_id=owner.slack_user_id,
+            xero_user_id=xero_user_id,
+            tokens=tokens,
+            connections=[_Named(c) for c in connections],
+            auth_event_id=_auth_event_id(tokens.access_token),
+            now=self._now,
+        )
+
+    def _xero_user_id(self, id_token: str | None) -> str:
+        from bot.xero.oauth import id_token_claims
+
+        if not id_token:
+            raise ConsentFailed(
+                "xero_error", "Xero didn't say who signed in (is `openid` in XERO_SCOPES?)." + _AGAIN
+            )
+        claims = id_token_claims(id_token, client_id=self._client_id)
+        return str(claims.get("xero_userid") or claims["sub"])
+
+    # ----------------------------------------------------------------- organisations
+
+    def organisations(self, team_id: str, user_id: str) -> list[TenantView]:
+        return grants.user_tenants(self.db, team_id, user_id)
+
+    def grants(self, team_id: str, user_id: str) -> list[GrantView]:
+        return grants.user_grants(self.db, team_id, user_id)
+
+    def default_org(self, team_id: str, user_id: str) -> TenantView | None:
+        tenants = self.organisations(team_id, user_id)
+        return next((t for t in tenants if t.is_default), tenants[0] if tenants else None)
+
+    def find_orgs(self, team_id: str, user_id: str, name: str) -> list[TenantView]:
+        """Exact name first, then prefix, then word-prefix — case-insensitive."""
+        tenants = self.organisations(team_id, user_id)
+        wanted = name.strip().casefold()
+        for rule in (
+            lambda n: n == wanted,
+            lambda n: n.startswith(wanted),
+            lambda n: any(word.startswith(wanted) for word in n.split()),
+        ):
+            found = [t for t in tenants if rule(t.tenant_name.casefold())]
+            if found:
+                return found
+        return []
+
+    def resolve_org(self, team_id: str, user_id: str, name: str) -> TenantView:
+        tenants = self.organisations(team_id, user_id)
+        if not tenants:
+            raise NotConnected(self.consent_url(team_id, user_id))
+        found = self.find_orgs(team_id, user_id, name)
+        if not found:
+            raise OrgNotFound(name, tenants)
+        if len(found) > 1:
+            raise OrgAmbiguous(name, found)
+        return found[0]
+
+    def use_org(self, team_id: str, user_id: str, name: str) -> TenantView:
+        return self.set_default(team_id, user_id, self.resolve_org(team_id, user_id, name).tenant_id)
+
+    def set_default(self, team_id: str, user_id: str, tenant_id: str) -> TenantView:
+        try:
+            return grants.set_default_tenant(self.db, team_id, user_id, tenant_id)
+        except LookupError:
+            raise ServiceError("That organisation isn't connected for you.") from None
+
+    def require_tenant(self, team_id: str, user_id: str, tenant_id: str | None) -> TenantView:
+        """The organisation this user may act on, or a clear refusal.
+
+        ``None`` means the user's default. A tenant id from a button must be one of the presser's
+        own organisations: buttons are visible to others in channels.
+        """
+        tenants = self.organisations(team_id, user_id)
+        if not tenants:
+            raise NotConnected(self.consent_url(team_id, user_id))
+        if tenant_id is None:
+            tenant = next((t for t in tenants if t.is_default), tenants[0])
+        else:
+            tenant = next((t for t in tenants if t.tenant_id == tenant_id), None)
+            if tenant is None:
+                raise ServiceError(
+                    "That organisation isn't connected to your Xero login, so I can't open it for you. "
+                    "Connect it with `/recon connect` if you have access."
+                )
+        if tenant.grant_status == GRANT_NEEDS_RECONNECT:
+            raise NotConnected(self.consent_url(team_id, user_id), reconnect=True)
+        return tenant
+
+    def org_timezone(self, team_id: str, user_id: str, tenant_id: str) -> str:
+        """IANA zone of the organisation (cached after the first ``GET /Organisation``)."""
+        tenant = self.require_tenant(team_id, user_id, tenant_id)
+        if tenant.timezone:
+            return tenant.timezone
+        organisation = self._xero.get_organisation(self._tokens.source(team_id, user_id, tenant_id))
+        zone = iana_zone(organisation.timezone)
+        grants.set_tenant_timezone(self.db, tenant.grant_id, tenant_id, zone)
+        return zone
+
+    # ----------------------------------------------------------------- disconnect
+
+    def disconnect(self, team_id: str, user_id: str, org_name: str | None) -> list[str]:
+        """Remove one organisation's connection at Xero, or everything (revoking the token).
+
+        Local tokens are deleted even when Xero cannot be reached: the user asked us to forget
+        them. The returned names say what was disconnected; a :class:`ServiceError` afterwards
+        would have lost that, so Xero failures are logged and reported in the names' wording.
+        """
+        if org_name:
+            tenant = self.resolve_org(team_id, user_id, org_name)
+            grant_tenants = [t for t in self.organisations(team_id, user_id) if t.grant_id == tenant.grant_id]
+            if len(grant_tenants) > 1:
+                self._delete_connection(tenant)
+                grants.remove_tenant(self.db, tenant.grant_id, tenant.tenant_id)
+                return [tenant.tenant_name]
+            self._revoke(tenant.grant_id)
+            grants.delete_grant(self.db, tenant.grant_id)
+            return [tenant.tenant_name]
+        names = [t.tenant_name for t in self.organisations(team_id, user_id)]
+        user_grants = self.grants(team_id, user_id)
+        if not user_grants:
+            raise ServiceError("You have no Xero connection to remove.")
+        for grant in user_grants:
+            self._revoke(grant.id)
+            grants.delete_grant(self.db, grant.id)
+        return names
+
+    def _delete_connection(self, tenant: TenantView) -> None:
+        try:
+            token = self._tokens.access_token(tenant.grant_id)
+            self._oauth.delete_connection(token.token, tenant.connection_id)
+        except (XeroError, NotConnected) as exc:
+            log.warning("could not remove connection %s at Xero: %s", tenant.connection_id, exc)
+
+    def _revoke(self, grant_id: int) -> None:
+        refresh_token = grants.refresh_token_for_revocation(self.db, grant_id)
+        if not refresh_token:
+            return
+        try:
+            self._oauth.revoke(refresh_token)
+        except XeroError as exc:
+            log.warning("could not revoke grant %s at Xero: %s", grant_id, exc)
+
+
+class _Named:
+    """A connection with a name storage can show even when Xero sends none."""
+
+    def __init__(self, connection) -> None:
+        self.id = connection.id
+        self.tenant_id = connection.tenant_id
+        self.tenant_name = connection.tenant_name or "(unnamed organisation)"
+        self.auth_event_id = connection.auth_event_id

@@ -1,0 +1,87 @@
+"""Wiring: one place that builds every use case from settings, for the web app, clock and tests."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.config import Settings
+from bot.services.connect import ConnectService
+from bot.services.edit import EditService
+from bot.services.search import SearchService
+from bot.services.tokens import TokenService
+from bot.xero.client import XeroClient
+from bot.xero.oauth import XeroOAuth
+from bot.xero.throttle import Throttle
+from storage import migrate, open_database
+from storage.db import Database
+from storage.models import utcnow
+
+# Slow work (anything that calls Xero) runs here, never on Bolt's listener pool, so acks are never
+# queued behind it. Xero allows 5 calls in flight per organisation; 32 threads serve several
+# organisations at once while the throttle keeps each one within its limits.
+DEFAULT_WORKERS = 32
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    xero: XeroClient
+    oauth: XeroOAuth
+    tokens: TokenService
+    connect: ConnectService
+    search: SearchService
+    edit: EditService
+    executor: ThreadPoolExecutor
+    now: Callable[[], datetime] = utcnow
+    extras: dict[str, object] = field(default_factory=dict)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        self.db.dispose()
+
+
+def build_services(
+    settings: Settings,
+    *,
+    db: Database | None = None,
+    now: Callable[[], datetime] = utcnow,
+    workers: int = DEFAULT_WORKERS,
+    migrate_schema: bool = True,
+    xero_timeout: tuple[float, float] = (3.05, 15.0),
+    throttle: Throttle | None = None,
+) -> Services:
+    db = db or open_database(settings.database_url, settings.encryption_keys.reveal())
+    if migrate_schema:
+        migrate.upgrade(db.engine)
+    oauth = XeroOAuth(
+        client_id=settings.xero_client_id,
+        client_secret=settings.xero_client_secret.reveal(),
+        redirect_uri=settings.xero_redirect_uri,
+        scopes=settings.xero_scopes,
+        authorize_url=settings.xero_authorize_url,
+        identity_url=settings.xero_identity_url,
+        api_url=settings.xero_api_url,
+        timeout=xero_timeout,
+        now=now,
+    )
+    xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
+    holder: dict[str, ConnectService] = {}
+    tokens = TokenService(db, oauth.refresh, lambda team, user: holder["c"].consent_url(team, user), now=now)
+    connect = ConnectService(db, oauth, xero, tokens, client_id=settings.xero_client_id, now=now)
+    holder["c"] = connect
+    return Services(
+        settings=settings,
+        db=db,
+        xero=xero,
+        oauth=oauth,
+        tokens=tokens,
+        connect=connect,
+        search=SearchService(xero, tokens, connect, now=now),
+        edit=EditService(db, xero, tokens, connect, now=now),
+        executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
+        now=now,
+    )

@@ -1,0 +1,253 @@
+"""Editing a transaction's Reference and source link safely (DESIGN §4).
+
+Safety rules: re-read before writing and refuse if Xero's copy moved since the user opened the
+form (their edit would silently overwrite someone else's); send a fresh object with every line
+(``bot.xero.models.update_payload``); an idempotency key derived from the edit itself, so a
+double-submitted modal or a retried request can only apply once; audit every attempt, including
+the ones that failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+from urllib.parse import urlparse
+
+from bot.services.connect import ConnectService
+from bot.services.errors import NotEditable
+from bot.services.tokens import TokenService
+from bot.xero.client import XeroClient
+from bot.xero.errors import XeroError, XeroUnavailable
+from bot.xero.models import BankTransaction
+from storage.audit import OUTCOME_CONFLICT, OUTCOME_FAILED, OUTCOME_SUCCESS, AuditRecord, write_audit
+from storage.db import Database
+from storage.grants import TenantView
+from storage.models import utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_REFERENCE = 255
+MAX_URL = 2000
+MAX_NOTE = 1000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+EDITABLE_TYPES = ("SPEND", "RECEIVE")
+
+
+@dataclass(frozen=True)
+class EditForm:
+    txn: BankTransaction
+    org: TenantView
+
+
+@dataclass(frozen=True)
+class EditOutcome:
+    kind: Literal["saved", "conflict", "unchanged", "failed"]
+    before: BankTransaction | None
+    after: BankTransaction | None
+    message: str
+    history_added: bool = False
+
+
+def validate(reference: str | None, url: str | None, note: str | None) -> dict[str, str]:
+    """Field → problem, for the modal's ack (pure; empty means fine)."""
+    errors: dict[str, str] = {}
+    if reference is not None:
+        if len(reference) > MAX_REFERENCE:
+            errors["reference"] = (
+                f"Keep the reference to {MAX_REFERENCE} characters (it has {len(reference)})."
+            )
+        elif _CONTROL.search(reference):
+            errors["reference"] = "The reference must be a single line of text."
+    if url:
+        parsed = urlparse(url)
+        if len(url) > MAX_URL:
+            errors["url"] = f"Keep the link to {MAX_URL} characters."
+        elif parsed.scheme not in ("http", "https") or not parsed.netloc or re.search(r"\s", url):
+            errors["url"] = "Use a full web address starting with https:// (or http://)."
+    if note is not None and len(note) > MAX_NOTE:
+        errors["note"] = f"Keep the note to {MAX_NOTE} characters (it has {len(note)})."
+    return errors
+
+
+def editable_reason(txn: BankTransaction) -> str | None:
+    """Why Xero won't let us edit this one, or None if it will."""
+    if txn.type not in EDITABLE_TYPES:
+        kind = txn.type.lower().replace("-", " ")
+        return f"This is a {kind} — Xero only lets apps change spend and receive money transactions."
+    if txn.status != "AUTHORISED":
+        return f"This transaction is {txn.status.lower()} in Xero, so it can't be edited."
+    if not txn.has_line_items:
+        return "Xero didn't send this transaction's lines, so editing it could lose them."
+    return None
+
+
+def idempotency_key(tenant_id: str, txn_id: str, expected: datetime, reference: str, url: str) -> str:
+    """The same edit of the same version always gets the same key (≤128 chars, as Xero allows)."""
+    material = "\x1f".join((tenant_id, txn_id, expected.isoformat(), reference, url))
+    return "recon-" + hashlib.sha256(material.encode()).hexdigest()
+
+
+class EditService:
+    def __init__(
+        self,
+        db: Database,
+        xero: XeroClient,
+        tokens: TokenService,
+        connect: ConnectService,
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._db = db
+        self._xero = xero
+        self._tokens = tokens
+        self._connect = connect
+        self._now = now
+
+    validate = staticmethod(validate)
+
+    def load(self, team_id: str, user_id: str, tenant_id: str | None, txn_id: str) -> EditForm:
+        org = self._connect.require_tenant(team_id, user_id, tenant_id)
+        txn = self._xero.get_bank_transaction(self._tokens.source(team_id, user_id, org.tenant_id), txn_id)
+        reason = editable_reason(txn)
+        if reason:
+            raise NotEditable(reason)
+        return EditForm(txn=txn, org=org)
+
+    def save(
+        self,
+        team_id: str,
+        user_id: str,
+        user_name: str,
+        tenant_id: str,
+        txn_id: str,
+        *,
+        expected_updated: datetime,
+        reference: str | None,
+        url: str | None,
+        note: str | None,
+    ) -> EditOutcome:
+        reference = (reference or "").strip()
+        url = (url or "").strip()
+        note = (note or "").strip()
+        problems = validate(reference, url, note)
+        if problems:
+            return EditOutcome("failed", None, None, " ".join(problems.values()) + " Nothing was changed.")
+        org = self._connect.require_tenant(team_id, user_id, tenant_id)
+        source = self._tokens.source(team_id, user_id, org.tenant_id)
+
+        def audit(field: str, before: str | None, after: str | None, outcome: str, error: str | None = None):
+            return AuditRecord(
+                team_id, user_id, org.tenant_id, txn_id, field, before, after, outcome, error, key
+            )
+
+        key = idempotency_key(org.tenant_id, txn_id, expected_updated, reference, url)
+        try:
+            current = self._xero.get_bank_transaction(source, txn_id)
+        except XeroError as exc:
+            return EditOutcome("failed", None, None, f"{exc} Nothing was changed.")
+        reason = editable_reason(current)
+        if reason:
+            return EditOutcome("failed", current, None, f"{reason} Nothing was changed.")
+
+        changes = [
+            (name, old or "", new)
+            for name, old, new in (("reference", current.reference, reference), ("url", current.url, url))
+            if (old or "") != new
+        ]
+        if current.updated_date_utc != expected_updated:
+            write_audit(
+                self._db,
+                [audit(f, o, n, OUTCOME_CONFLICT, "changed in Xero meanwhile") for f, o, n in changes],
+            )
+            return EditOutcome(
+                "conflict",
+                None,
+                current,
+                "Someone changed this transaction in Xero after you opened it, so I didn't save your "
+                "edit. Nothing was changed — review Xero's current values and try again.",
+            )
+        if not changes and not note:
+            return EditOutcome(
+                "unchanged", current, current, "Nothing to save — the values are the same as in Xero."
+            )
+
+        after = current
+        if changes:
+            try:
+                after = self._xero.update_bank_transaction(
+                    source, current, reference=reference, url=url, idempotency_key=key
+                )
+            except XeroError as exc:
+                applied = self._maybe_applied(source, txn_id, exc, reference, url)
+                if applied is None:
+                    write_audit(self._db, [audit(f, o, n, OUTCOME_FAILED, str(exc)) for f, o, n in changes])
+                    tail = "" if getattr(exc, "maybe_applied", False) else " Nothing was changed."
+                    return EditOutcome("failed", current, None, f"{exc}{tail}")
+                after = applied
+            write_audit(self._db, [audit(f, o, n, OUTCOME_SUCCESS) for f, o, n in changes])
+            lost = {li.line_item_id for li in current.line_items} - {
+                li.line_item_id for li in after.line_items
+            }
+            if lost:  # defence in depth: Xero deletes lines left out of an update
+                log.error("update of %s lost line items %s", txn_id, sorted(lost))
+
+        details = _history_text(changes, user_name, note)
+        history_added = self._add_history(source, txn_id, details, key, audit)
+        message = _saved_message(changes, note, history_added)
+        return EditOutcome("saved", current, after, message, history_added)
+
+    def _maybe_applied(self, source, txn_id: str, exc: XeroError, reference: str, url: str):
+        """After an unconfirmed write, look: if Xero shows our values, it did apply."""
+        if not (isinstance(exc, XeroUnavailable) and getattr(exc, "maybe_applied", False)):
+            return None
+        try:
+            again = self._xero.get_bank_transaction(source, txn_id)
+        except XeroError:
+            return None
+        if (again.reference or "") == reference and (again.url or "") == url:
+            return again
+        return None
+
+    def _add_history(self, source, txn_id: str, details: str, key: str, audit) -> bool:
+        try:
+            self._xero.add_history_note(source, txn_id, details, idempotency_key=key + "-h")
+        except XeroError as exc:
+            log.warning("history note on %s failed: %s", txn_id, exc)
+            write_audit(self._db, [audit("history", None, details, OUTCOME_FAILED, str(exc))])
+            return False
+        write_audit(self._db, [audit("history", None, details, OUTCOME_SUCCESS)])
+        return True
+
+
+_FIELD_NAMES = {"reference": "Reference", "url": "Source link"}
+
+
+def _history_text(changes: list[tuple[str, str, str]], user_name: str, note: str) -> str:
+    parts = [f"{_FIELD_NAMES[f]} changed from '{old}' to '{new}'" for f, old, new in changes]
+    text = (
+        ("; ".join(parts) + f" by {user_name} via Slack.") if parts else f"Note from {user_name} via Slack."
+    )
+    if note:
+        text += f" Note: {note}"
+    return text[:2000]
+
+
+def _saved_message(changes: list[tuple[str, str, str]], note: str, history_added: bool) -> str:
+    what = " and ".join(_FIELD_NAMES[f].lower() for f, _, _ in changes)
+    if changes:
+        message = f"Saved: the {what} {'were' if len(changes) > 1 else 'was'} updated in Xero."
+    else:
+        message = "Your note was added to the transaction's history in Xero." if history_added else ""
+    if not history_added:
+        message += (
+            " The history note couldn't be added, so Xero's history won't show who made this change."
+            if changes
+            else "Your note couldn't be added to Xero's history — nothing was changed."
+        )
+    return message.strip()

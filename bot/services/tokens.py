@@ -1,0 +1,102 @@
+"""Valid access tokens for a Slack user's Xero organisation, refreshed at most once at a time.
+
+Every lookup is keyed by the acting Slack user: a tenant id only yields a token if that user's own
+grant holds it, so a button copied from someone else's message cannot borrow their connection.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.services.errors import NotConnected
+from bot.xero.errors import InvalidGrant, OAuthError, XeroUnavailable
+from storage import grants
+from storage.db import Database
+from storage.grants import AccessToken, GrantNotUsable
+from storage.models import GRANT_NEEDS_RECONNECT, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class GrantTokenSource:
+    """A :class:`bot.xero.client.TokenSource` bound to one grant and one organisation.
+
+    Remembers the generation of the token it handed out, so a 401 forces a refresh only if nobody
+    has refreshed since (another worker's fresh token is used instead of rotating again).
+    """
+
+    def __init__(self, service: TokenService, grant_id: int, tenant_id: str) -> None:
+        self._service = service
+        self.grant_id = grant_id
+        self.tenant_id = tenant_id
+        self._generation: int | None = None
+
+    def access_token(self, force_refresh: bool = False) -> str:
+        stale = None
+        if force_refresh:
+            stale = self._generation
+            if stale is None:
+                current = grants.get_grant(self._service.db, self.grant_id)
+                stale = current.generation if current else None
+        token = self._service.access_token(self.grant_id, stale_generation=stale)
+        self._generation = token.generation
+        return token.token
+
+    def __repr__(self) -> str:
+        return f"GrantTokenSource(grant_id={self.grant_id}, tenant_id={self.tenant_id})"
+
+
+class TokenService:
+    def __init__(
+        self,
+        db: Database,
+        refresh: Callable[[str], object],
+        consent_url: Callable[[str, str], str],
+        *,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.db = db
+        self._refresh = refresh
+        self._consent_url = consent_url
+        self._now = now
+
+    def access_token(self, grant_id: int, *, stale_generation: int | None = None) -> AccessToken:
+        """A usable token; :class:`NotConnected` (with a fresh consent link) when Xero says no."""
+        try:
+            return grants.valid_access_token(
+                self.db,
+                grant_id,
+                self._refresh,  # type: ignore[arg-type]
+                stale_generation=stale_generation,
+                invalid_grant=InvalidGrant,
+                now=self._now,
+            )
+        except InvalidGrant:
+            log.warning("grant %s: refresh token rejected by Xero (invalid_grant); needs reconnect", grant_id)
+            raise self._not_connected(grant_id, reconnect=True) from None
+        except GrantNotUsable as exc:
+            raise self._not_connected(grant_id, reconnect=exc.status == GRANT_NEEDS_RECONNECT) from None
+        except (XeroUnavailable, OAuthError) as exc:
+            grants.record_refresh_failure(self.db, grant_id, type(exc).__name__, now=self._now)
+            raise
+
+    def _not_connected(self, grant_id: int, *, reconnect: bool) -> NotConnected:
+        grant = grants.get_grant(self.db, grant_id)
+        if grant is None:
+            raise LookupError(f"grant {grant_id} vanished")
+        return NotConnected(self._consent_url(grant.slack_team_id, grant.slack_user_id), reconnect=reconnect)
+
+    def source(self, team_id: str, user_id: str, tenant_id: str) -> GrantTokenSource:
+        """A token source for this user's organisation, or :class:`NotConnected`."""
+        tenant = grants.find_user_tenant(self.db, team_id, user_id, tenant_id)
+        if tenant is None:
+            raise NotConnected(self._consent_url(team_id, user_id))
+        if tenant.grant_status == GRANT_NEEDS_RECONNECT:
+            raise NotConnected(self._consent_url(team_id, user_id), reconnect=True)
+        return GrantTokenSource(self, tenant.grant_id, tenant.tenant_id)
+
+    def source_for_grant(self, grant_id: int, tenant_id: str) -> GrantTokenSource:
+        """For the clock, acting for a grant's owner (keep-alive, digests)."""
+        return GrantTokenSource(self, grant_id, tenant_id)
