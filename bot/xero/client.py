@@ -51,7 +51,7 @@ from bot.xero.models import (
     TrackingCategory,
     update_payload,
 )
-from bot.xero.throttle import Throttle
+from bot.xero.throttle import Throttle, default_throttle
 from bot.xero.where import BANK_ACCOUNTS_WHERE, build_where
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class XeroClient:
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.session = session or default_session()
-        self.throttle = throttle or Throttle()
+        self.throttle = throttle or default_throttle()
         self.timeout = timeout
         self.max_retries = max(0, max_retries)
         self.backoff = backoff

@@ -207,6 +207,20 @@ class Throttle:
             self._cond.notify_all()
 
 
+_default: Throttle | None = None
+_default_lock = threading.Lock()
+
+
+def default_throttle() -> Throttle:
+    """The process-wide limiter: every client in a process must share one, or each would think
+    it has Xero's whole budget to itself."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = Throttle()
+        return _default
+
+
 def _int_header(headers: Mapping[str, str], name: str) -> int | None:
     value = headers.get(name)
     if value is None:

@@ -476,3 +476,9 @@ def test_no_token_in_logs_or_errors(client, rsps, caplog):
         assert "Bearer" not in r.getMessage()
     for e in errors:
         assert SECRET not in str(e) and SECRET not in repr(e)
+
+
+def test_clients_share_the_process_throttle_and_session_by_default():
+    a, b = XeroClient(API), XeroClient(API)
+    assert a.throttle is b.throttle
+    assert a.session is b.session
