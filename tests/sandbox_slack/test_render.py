@@ -1,0 +1,158 @@
+"""Terminal rendering of messages and modals, and pressing what was rendered."""
+
+from __future__ import annotations
+
+from bot.sandbox.slack import SlackSandbox
+from bot.sandbox.slack.render import mrkdwn_to_text, render_message, render_view
+
+from .conftest import FakeBot
+
+RESULTS = [
+    {"type": "header", "text": {"type": "plain_text", "text": "Search results"}},
+    {"type": "context", "elements": [{"type": "mrkdwn", "text": "Harbour Coffee Roasters · 2 found"}]},
+    {"type": "divider"},
+    {
+        "type": "section",
+        "block_id": "row-1",
+        "text": {"type": "mrkdwn", "text": "*12 Nov 2026* · Zephyr Plumbing Ltd\nZP-4471 · _not reconciled_"},
+        "accessory": {
+            "type": "button",
+            "action_id": "edit",
+            "value": "tx-1",
+            "text": {"type": "plain_text", "text": "Edit"},
+        },
+    },
+    {
+        "type": "section",
+        "fields": [
+            {"type": "mrkdwn", "text": "*Amount*\n−1,234.56 NZD"},
+            {"type": "mrkdwn", "text": "*Account*\nBusiness Bank"},
+        ],
+    },
+    {
+        "type": "actions",
+        "block_id": "nav",
+        "elements": [
+            {
+                "type": "button",
+                "action_id": "prev",
+                "value": "0",
+                "text": {"type": "plain_text", "text": "‹ Prev"},
+            },
+            {
+                "type": "button",
+                "action_id": "open",
+                "url": "https://go.xero.com/x",
+                "text": {"type": "plain_text", "text": "Open in Xero"},
+            },
+        ],
+    },
+    {"type": "image", "image_url": "https://example.com/c.png", "alt_text": "spend chart"},
+]
+
+MODAL = {
+    "type": "modal",
+    "title": {"type": "plain_text", "text": "Edit transaction"},
+    "submit": {"type": "plain_text", "text": "Save"},
+    "close": {"type": "plain_text", "text": "Cancel"},
+    "blocks": [
+        {
+            "type": "input",
+            "block_id": "reference",
+            "label": {"type": "plain_text", "text": "Reference"},
+            "element": {"type": "plain_text_input", "action_id": "value", "initial_value": "INV-0042"},
+        },
+        {
+            "type": "input",
+            "block_id": "url",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Source link"},
+            "hint": {"type": "plain_text", "text": "Must start with http or https"},
+            "element": {
+                "type": "url_text_input",
+                "action_id": "value",
+                "placeholder": {"type": "plain_text", "text": "https://…"},
+            },
+        },
+    ],
+}
+
+
+def test_message_renders_readably_with_numbered_buttons() -> None:
+    rendered = render_message(RESULTS, width=80)
+    lines = rendered.text.splitlines()
+    assert lines[0:2] == ["SEARCH RESULTS", "=============="]
+    assert "  Harbour Coffee Roasters · 2 found" in lines
+    assert "-" * 80 in lines
+    assert lines[4].startswith("12 Nov 2026 · Zephyr Plumbing Ltd")
+    assert lines[5].startswith("ZP-4471 · not reconciled") and lines[5].endswith("[1 Edit]")
+    assert lines[6].split() == ["Amount", "Account"]
+    assert lines[7].split() == ["−1,234.56", "NZD", "Business", "Bank"]
+    assert "[2 ‹ Prev] [3 Open in Xero ↗]" in lines
+    assert lines[-1] == "[image: spend chart]"
+    assert [(e.number, e.kind, e.label, e.action_id) for e in rendered.elements] == [
+        (1, "button", "Edit", "edit"),
+        (2, "button", "‹ Prev", "prev"),
+        (3, "link", "Open in Xero", "open"),
+    ]
+    assert rendered.element(3).url == "https://go.xero.com/x"
+    assert rendered.element(1).value == "tx-1" and rendered.element(1).block_id == "row-1"
+
+
+def test_mrkdwn_links_mentions_and_escapes() -> None:
+    shown = mrkdwn_to_text(
+        "See <https://go.xero.com/a|the invoice> by <@U0ALICE> in <#C0BOOKS|books>, <!here>; "
+        "contact &lt;!channel&gt; &amp; *co*",
+        names={"U0ALICE": "alice"},
+    )
+    assert (
+        shown == "See the invoice (https://go.xero.com/a) by @alice in #books, @here; contact <!channel> & co"
+    )
+
+
+def test_plain_text_message() -> None:
+    assert render_message("Nothing to reconcile :tada:").text == "Nothing to reconcile :tada:"
+    assert render_message({"text": "fallback only"}).text == "fallback only"
+
+
+def test_modal_shows_labels_values_hints_errors_and_buttons() -> None:
+    rendered = render_view({**MODAL, "errors": {"url": "Use an http or https link"}}, width=60)
+    assert rendered.text.splitlines() == [
+        "+------------------+",
+        "| Edit transaction |",
+        "+------------------+",
+        "Reference",
+        "  [1 INV-0042]",
+        "Source link (optional)",
+        "  [2 (https://…)]",
+        "  Must start with http or https",
+        "  ! Use an http or https link",
+        "[Cancel] [Save]".rjust(60),
+    ]
+    first, second = rendered.elements
+    assert (first.kind, first.label, first.block_id, first.action_id, first.value) == (
+        "input",
+        "Reference",
+        "reference",
+        "value",
+        "INV-0042",
+    )
+    assert (second.label, second.value) == ("Source link", None)
+
+
+def test_live_view_shows_what_the_user_typed(ss: SlackSandbox, bot: FakeBot, client) -> None:
+    ss.user("U0ALICE").command("/recon", "edit tx-1")
+    trigger_id = bot.last("slash_command").payload["trigger_id"]
+    view_id = client.views_open(trigger_id=trigger_id, view=MODAL)["view"]["id"]
+    ss.user("U0ALICE").press("value", block_id="reference", on=view_id, value="INV-0099")
+    text = render_view(ss.view(view_id)).text
+    assert "[1 INV-0099]" in text and "INV-0042" not in text
+
+
+def test_console_can_press_a_rendered_number(ss: SlackSandbox, bot: FakeBot, client) -> None:
+    client.chat_postMessage(channel="C0BOOKS", text="2 found", blocks=RESULTS)
+    message = ss.messages("C0BOOKS")[-1]
+    rendered = render_message(message)
+    ss.user("U0ALICE").press(button=rendered.element(2), on=message)
+    [action] = bot.last("block_actions").payload["actions"]
+    assert (action["action_id"], action["value"]) == ("prev", "0")
