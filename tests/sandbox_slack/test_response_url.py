@@ -97,3 +97,16 @@ def test_invalid_blocks_are_refused_and_recorded(ss: SlackSandbox, bot: FakeBot)
 
 def test_unknown_response_url(ss: SlackSandbox) -> None:
     assert WebhookClient(f"{ss.url}/response/nope").send(text="x").status_code == 404
+
+
+def test_respond_before_ack_is_not_blocked(ss: SlackSandbox, bot: FakeBot) -> None:
+    """Apps with process_before_response post to response_url inside the request, then ack."""
+
+    def respond_first(received):
+        WebhookClient(received.payload["response_url"]).send(text="done already")
+        return 200, "", "text/plain"
+
+    bot.handler = respond_first
+    delivery = ss.user("U0ALICE").command("/recon", "help")
+    assert delivery.ok
+    assert [m.text for m in ss.ephemerals("U0ALICE")] == ["done already"]

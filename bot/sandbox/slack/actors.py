@@ -15,6 +15,7 @@ from bot.sandbox.slack.delivery import Delivery, Forge
 from bot.sandbox.slack.workspace import (
     Channel,
     Message,
+    ResponseUrl,
     SlackError,
     User,
     View,
@@ -67,22 +68,35 @@ class SandboxUser:
         entry = ws.issue_response_url(self.id, where.id, "command", None)
         response_url = ss.response_url(entry.token)
         form = payloads.slash_command_form(ss.team, self.user, where, command, text, response_url, trigger_id)
-        delivery = ss.deliver(
-            "slash_command", form, payloads.form_body(form), FORM, Forge(signature, timestamp, body, headers)
-        )
-        delivery.response_url, delivery.trigger_id = response_url, trigger_id
+        try:
+            delivery = ss.deliver(
+                "slash_command",
+                form,
+                payloads.form_body(form),
+                FORM,
+                Forge(signature, timestamp, body, headers),
+            )
+            delivery.response_url, delivery.trigger_id = response_url, trigger_id
+            self._show_command_ack(command, where, entry, delivery)
+        finally:
+            entry.acked.set()
+        return delivery
+
+    def _show_command_ack(self, command: str, where: Channel, entry: ResponseUrl, delivery: Delivery) -> None:
+        """What Slack shows after the ack: the failure, or the ack body as a message."""
+        ws = self._ss.workspace
         if delivery.failed:
             self._slackbot_says(where, f'{command} failed with the error "{delivery.failed}"', delivery)
-            return delivery
+            return
         ack = _command_ack(delivery.body)
         if ack is None:
-            return delivery
+            return
         try:
             ws.check("slash command ack", "message", ack)
         except SlackError as error:
             delivery.failed = error.code
             self._slackbot_says(where, f'{command} failed with the error "{error.code}"', delivery)
-            return delivery
+            return
         public = ack.get("response_type") == "in_channel"
         message = ws.post(
             where,
@@ -95,7 +109,6 @@ class SandboxUser:
         )
         entry.original = (message.channel, message.ts, message.ephemeral_to)
         delivery.outcome.append(f"ack shown as {'in_channel' if public else 'ephemeral'} {message.ts}")
-        return delivery
 
     def _slackbot_says(self, where: Channel, text: str, delivery: Delivery) -> None:
         ws = self._ss.workspace
@@ -146,7 +159,12 @@ class SandboxUser:
             payload = payloads.block_actions_from_message(
                 ss.team, self.user, channel, live, action, trigger_id, response_url
             )
-            delivery = ss.deliver("block_actions", payload, payloads.interactivity_body(payload), FORM, forge)
+            try:
+                delivery = ss.deliver(
+                    "block_actions", payload, payloads.interactivity_body(payload), FORM, forge
+                )
+            finally:
+                entry.acked.set()
             delivery.response_url, delivery.trigger_id = response_url, trigger_id
         else:
             view = self._live_view(on)

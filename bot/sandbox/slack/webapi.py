@@ -21,7 +21,7 @@ from werkzeug.exceptions import HTTPException, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from bot.sandbox.slack.workspace import Channel, Message, SlackError, User, View, Workspace
+from bot.sandbox.slack.workspace import ACK_WAIT_S, Channel, Message, SlackError, User, View, Workspace
 
 JSON_FIELDS = {"blocks", "view", "attachments", "metadata"}
 
@@ -184,8 +184,10 @@ class WebApi:
         """Apply one response_url post: new message, replace_original or delete_original."""
         ws = self.ws
         with ws.lock:
-            if token not in ws.response_urls:
-                raise SlackError("invalid_url", status=404)
+            pending = ws.response_urls.get(token)
+        if pending is None:
+            raise SlackError("invalid_url", status=404)
+        pending.acked.wait(ACK_WAIT_S)
         if not body.get("delete_original"):
             ws.check("response_url", "message", {"text": body.get("text"), "blocks": body.get("blocks")})
         entry = ws.spend_response_url(token)

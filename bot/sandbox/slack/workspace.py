@@ -26,6 +26,9 @@ Clock = Callable[[], float]
 TRIGGER_TTL_S = 3.0
 RESPONSE_URL_TTL_S = 30 * 60.0
 RESPONSE_URL_MAX_USES = 5
+# How long a response_url post waits for its interaction's ack to be applied. Short, because an
+# app that calls respond() *before* acking (process_before_response) must not be held up for long.
+ACK_WAIT_S = 0.5
 MAX_VIEW_STACK = 3
 
 
@@ -314,6 +317,9 @@ class ResponseUrl:
     `original` is (channel, ts, ephemeral_to) of the message the interaction came from; for a
     slash command it starts empty and follows the latest message produced through this URL or
     the ack (so `replace_original` replaces "Searching…" with the result, as users expect).
+    `acked` is set once the interaction's ack has been applied: Bolt may call `respond()` a
+    moment before its HTTP ack reaches Slack, and over real networks the ack wins that race,
+    so posts to this URL wait for it (at most ACK_WAIT_S) to keep the order users actually see.
     """
 
     token: str
@@ -323,6 +329,7 @@ class ResponseUrl:
     kind: str
     original: tuple[str, str, str | None] | None = None
     uses: int = 0
+    acked: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass
