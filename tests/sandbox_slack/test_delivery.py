@@ -247,3 +247,8 @@ def test_app_home_opened_event_shape(ss: SlackSandbox, bot: FakeBot, client) -> 
 def test_first_home_open_has_no_view(ss: SlackSandbox, bot: FakeBot) -> None:
     ss.user("U0BOB").open_home()
     assert "view" not in bot.last("event_callback").payload["event"]
+
+
+def test_moving_slacks_clock_does_not_break_signatures(ss: SlackSandbox, bot: FakeBot, clock) -> None:
+    clock.advance(3600)  # e.g. to expire response_urls; the bot still checks against its own clock
+    assert ss.user("U0ALICE").command("/recon", "help").status == 200

@@ -156,3 +156,13 @@ def test_console_can_press_a_rendered_number(ss: SlackSandbox, bot: FakeBot, cli
     ss.user("U0ALICE").press(button=rendered.element(2), on=message)
     [action] = bot.last("block_actions").payload["actions"]
     assert (action["action_id"], action["value"]) == ("prev", "0")
+
+
+def test_screen_shows_each_visible_change(ss: SlackSandbox, bot: FakeBot, client) -> None:
+    client.chat_postMessage(channel="C0BOOKS", text="2 found", blocks=RESULTS)
+    ss.user("U0ALICE").command("/recon", "edit tx-1")
+    client.views_open(trigger_id=bot.last("slash_command").payload["trigger_id"], view=MODAL)
+    screens = [ss.screen(item) for item in ss.events]
+    assert [item.kind for item in ss.events] == ["message", "view_opened"]
+    assert screens[0] is not None and screens[0].text.startswith("SEARCH RESULTS")
+    assert screens[1] is not None and "| Edit transaction |" in screens[1].text

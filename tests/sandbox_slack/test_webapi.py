@@ -181,3 +181,7 @@ def test_visible_changes_are_fed_in_order(ss: SlackSandbox, client: WebClient) -
     client.chat_delete(channel="C0BOOKS", ts=ts)
     assert seen == ["message", "updated", "deleted"]
     assert [e.kind for e in ss.events][-3:] == seen
+
+
+def test_the_bot_is_a_user_too(client: WebClient) -> None:
+    assert client.users_info(user="U0RECONBOT")["user"]["is_bot"] is True

@@ -17,6 +17,7 @@ from bot.sandbox.slack import delivery as wire
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.slack.delivery import Delivery, Forge
 from bot.sandbox.slack.payloads import Team
+from bot.sandbox.slack.render import Rendered, render_message, render_view
 from bot.sandbox.slack.server import BackgroundServer
 from bot.sandbox.slack.webapi import ApiCall, Faults, ResponseUrlPost, WebApi
 from bot.sandbox.slack.workspace import (
@@ -55,10 +56,16 @@ class SlackSandbox:
         *,
         verification_token: str = SANDBOX_VERIFICATION_TOKEN,
         ack_timeout: float = wire.ACK_TIMEOUT_S,
+        sign_clock: Clock | None = None,
     ) -> None:
+        """`clock` is Slack's own clock (trigger and response_url expiry, ts values); tests may
+        move it. `sign_clock` stamps `X-Slack-Request-Timestamp` and defaults to the wall clock,
+        because the bot checks the 5-minute window against *its* clock, which tests rarely move.
+        """
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.clock: Clock = clock or time.time
+        self.sign_clock: Clock = sign_clock or time.time
         self.ack_timeout = ack_timeout
         self.team = Team(team_id, team_domain, app_id, verification_token, bot_user_id, bot_id)
         self.workspace = Workspace(
@@ -75,6 +82,7 @@ class SlackSandbox:
         self._server: BackgroundServer | None = None
         self._url: str | None = None
         self._people: dict[str, SandboxUser] = {}
+        self.workspace.add_user(User(bot_user_id, "recon", "Recon", "UTC", team_id, is_bot=True))
 
     # -------------------------------------------------------------- lifecycle
     def start(self, host: str = "127.0.0.1", port: int = 0) -> SlackSandbox:
@@ -162,7 +170,7 @@ class SlackSandbox:
             signing_secret=self.signing_secret,
             body=body,
             content_type=content_type,
-            now=self.clock(),
+            now=self.sign_clock(),
             forge=forge,
             timeout=self.ack_timeout,
         )
@@ -220,6 +228,28 @@ class SlackSandbox:
         with ws.lock:
             view = ws.views.get(ws.homes.get(user_id, ""))
             return copy.deepcopy(view)
+
+    def screen(self, item: Visible, width: int = 100) -> Rendered | None:
+        """What the change in `item` looks like now (for a console printing `events` in order).
+
+        None when there is nothing left to show (a deleted message, a closed view).
+        """
+        ws = self.workspace
+        with ws.lock:
+            if item.kind in {"message", "ephemeral", "updated"} and item.channel and item.ref:
+                for pool in (
+                    ws.channel_messages.get(item.channel, []),
+                    ws.ephemeral.get(item.user or "", []),
+                ):
+                    for message in pool:
+                        if message.ts == item.ref and message.channel == item.channel:
+                            return render_message(copy.deepcopy(message), width=width)
+                return None
+            view = ws.views.get(item.ref or "")
+            if view is None or view.closed:
+                return None
+            snapshot = copy.deepcopy(view)
+        return render_view(snapshot, width=min(width, 72))
 
     # ------------------------------------------------------------- records
     @property
