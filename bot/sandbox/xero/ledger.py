@@ -173,7 +173,8 @@ class Ledger:
             body_extra: dict[str, Any] = {}
             with_lines = query.page is not None
             if query.page is not None:
-                size = min(max(query.page_size or DEFAULT_PAGE_SIZE, 1), MAX_PAGE_SIZE)
+                requested = DEFAULT_PAGE_SIZE if query.page_size is None else query.page_size
+                size = min(max(requested, 1), MAX_PAGE_SIZE)
                 page = max(query.page, 1)
                 count = len(rows)
                 body_extra["pagination"] = {
