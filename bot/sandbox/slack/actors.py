@@ -11,17 +11,9 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.slack import payloads
+from bot.sandbox.slack.blockkit import block_elements, entered_state
 from bot.sandbox.slack.delivery import Delivery, Forge
-from bot.sandbox.slack.workspace import (
-    Channel,
-    Message,
-    ResponseUrl,
-    SlackError,
-    User,
-    View,
-    block_elements,
-    entered_state,
-)
+from bot.sandbox.slack.models import Channel, Message, ResponseUrl, SlackError, User, View
 
 if TYPE_CHECKING:
     from bot.sandbox.slack.sandbox import SlackSandbox

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
-from bot.sandbox.slack.workspace import Channel, Message, User, View
+from bot.sandbox.slack.models import Channel, Message, User, View
 
 
 @dataclass(frozen=True)

@@ -16,20 +16,12 @@ from typing import Any, TypeVar
 from bot.sandbox.slack import delivery as wire
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.slack.delivery import Delivery, Forge
+from bot.sandbox.slack.models import Channel, Clock, InvalidPayload, Message, User, View, Visible
 from bot.sandbox.slack.payloads import Team
 from bot.sandbox.slack.render import Rendered, render_message, render_view
 from bot.sandbox.slack.server import BackgroundServer
 from bot.sandbox.slack.webapi import ApiCall, Faults, ResponseUrlPost, WebApi
-from bot.sandbox.slack.workspace import (
-    Channel,
-    Clock,
-    InvalidPayload,
-    Message,
-    User,
-    View,
-    Visible,
-    Workspace,
-)
+from bot.sandbox.slack.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -10,18 +10,26 @@ they are enforced the same way whichever door the request came through.
 from __future__ import annotations
 
 import copy
-import hashlib
 import itertools
 import secrets
 import threading
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from bot.sandbox.slack import validate
-
-Clock = Callable[[], float]
+from bot.sandbox.slack.blockkit import fill_ids, stateful_elements
+from bot.sandbox.slack.models import (
+    Channel,
+    Clock,
+    InvalidPayload,
+    Message,
+    ResponseUrl,
+    SlackError,
+    Trigger,
+    User,
+    View,
+    Visible,
+)
 
 TRIGGER_TTL_S = 3.0
 RESPONSE_URL_TTL_S = 30 * 60.0
@@ -30,326 +38,6 @@ RESPONSE_URL_MAX_USES = 5
 # app that calls respond() *before* acking (process_before_response) must not be held up for long.
 ACK_WAIT_S = 0.5
 MAX_VIEW_STACK = 3
-
-
-class SlackError(Exception):
-    """A Slack-style failure: `code` is what the Web API puts in `error`."""
-
-    def __init__(self, code: str, errors: list[str] | None = None, status: int = 200) -> None:
-        super().__init__(code)
-        self.code = code
-        self.errors = errors or []
-        self.status = status
-
-
-class ManualClock:
-    """A clock tests can move forward, so expiry rules are tested without sleeping."""
-
-    def __init__(self, start: float | None = None) -> None:
-        self.now = time.time() if start is None else start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class User:
-    id: str
-    name: str
-    real_name: str
-    tz: str
-    team_id: str
-    email: str | None = None
-    is_bot: bool = False
-
-
-@dataclass
-class Channel:
-    id: str
-    name: str
-    members: set[str] = field(default_factory=set)
-    bot_member: bool = True
-    is_private: bool = False
-    im_user: str | None = None  # set for the app's DM channel with one user
-
-    @property
-    def is_im(self) -> bool:
-        return self.im_user is not None
-
-
-@dataclass
-class Message:
-    """One message as Slack would display it. `ephemeral_to` marks "only visible to you"."""
-
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]]
-    user: str | None
-    bot_id: str | None = None
-    ephemeral_to: str | None = None
-    thread_ts: str | None = None
-    edited: bool = False
-    via: str = "chat.postMessage"
-
-    @property
-    def is_ephemeral(self) -> bool:
-        return self.ephemeral_to is not None
-
-    def payload(self) -> dict[str, Any]:
-        """The message as it appears inside an interaction payload (`message` field)."""
-        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text}
-        if self.bot_id:
-            out.update(bot_id=self.bot_id, user=self.user, app_id=None)
-        else:
-            out["user"] = self.user
-        if self.blocks:
-            out["blocks"] = copy.deepcopy(self.blocks)
-        if self.thread_ts:
-            out["thread_ts"] = self.thread_ts
-        if self.edited:
-            out["edited"] = {"user": self.user, "ts": self.ts}
-        return out
-
-
-@dataclass
-class View:
-    """A modal in a user's stack, or a user's Home tab."""
-
-    id: str
-    team_id: str
-    user_id: str
-    type: str
-    blocks: list[dict[str, Any]]
-    hash: str
-    title: dict[str, Any] | None = None
-    submit: dict[str, Any] | None = None
-    close: dict[str, Any] | None = None
-    callback_id: str = ""
-    private_metadata: str = ""
-    external_id: str = ""
-    notify_on_close: bool = False
-    clear_on_close: bool = False
-    root_view_id: str = ""
-    previous_view_id: str | None = None
-    # What the user typed/selected, keyed (block_id, action_id) → Slack state fragment.
-    entered: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)
-    closed: bool = False
-
-    def state_values(self) -> dict[str, dict[str, Any]]:
-        """`view.state.values` as Slack sends it: every stateful element, typed or initial."""
-        values: dict[str, dict[str, Any]] = {}
-        for block in self.blocks:
-            for element in stateful_elements(block):
-                key = (block["block_id"], element["action_id"])
-                state = self.entered.get(key) or initial_state(element)
-                values.setdefault(block["block_id"], {})[element["action_id"]] = copy.deepcopy(state)
-        return values
-
-    def payload(self, app_id: str, bot_id: str) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "id": self.id,
-            "team_id": self.team_id,
-            "type": self.type,
-            "blocks": copy.deepcopy(self.blocks),
-            "private_metadata": self.private_metadata,
-            "callback_id": self.callback_id,
-            "state": {"values": self.state_values()},
-            "hash": self.hash,
-            "title": self.title,
-            "clear_on_close": self.clear_on_close,
-            "notify_on_close": self.notify_on_close,
-            "close": self.close,
-            "submit": self.submit,
-            "previous_view_id": self.previous_view_id,
-            "root_view_id": self.root_view_id,
-            "app_id": app_id,
-            "external_id": self.external_id,
-            "app_installed_team_id": self.team_id,
-            "bot_id": bot_id,
-        }
-        return out
-
-
-STATEFUL_TYPES = {
-    "plain_text_input",
-    "url_text_input",
-    "email_text_input",
-    "number_input",
-    "static_select",
-    "external_select",
-    "users_select",
-    "conversations_select",
-    "channels_select",
-    "multi_static_select",
-    "multi_external_select",
-    "multi_users_select",
-    "multi_conversations_select",
-    "multi_channels_select",
-    "datepicker",
-    "timepicker",
-    "datetimepicker",
-    "checkboxes",
-    "radio_buttons",
-}
-
-
-def block_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
-    """Interactive elements of a block, in display order."""
-    kind = block.get("type")
-    if kind == "actions":
-        return list(block.get("elements") or [])
-    if kind == "section" and isinstance(block.get("accessory"), dict):
-        return [block["accessory"]]
-    if kind == "input" and isinstance(block.get("element"), dict):
-        return [block["element"]]
-    return []
-
-
-def stateful_elements(block: dict[str, Any]) -> list[dict[str, Any]]:
-    return [e for e in block_elements(block) if e.get("type") in STATEFUL_TYPES]
-
-
-def initial_state(element: dict[str, Any]) -> dict[str, Any]:
-    """The state Slack reports for an element the user has not touched."""
-    kind = element.get("type", "")
-    state: dict[str, Any] = {"type": kind}
-    if kind in {"plain_text_input", "url_text_input", "email_text_input", "number_input"}:
-        state["value"] = element.get("initial_value")
-    elif kind in {"static_select", "external_select", "radio_buttons"}:
-        state["selected_option"] = element.get("initial_option")
-    elif kind in {"multi_static_select", "multi_external_select", "checkboxes"}:
-        state["selected_options"] = element.get("initial_options") or []
-    elif kind == "users_select":
-        state["selected_user"] = element.get("initial_user")
-    elif kind == "conversations_select":
-        state["selected_conversation"] = element.get("initial_conversation")
-    elif kind == "channels_select":
-        state["selected_channel"] = element.get("initial_channel")
-    elif kind == "datepicker":
-        state["selected_date"] = element.get("initial_date")
-    elif kind == "timepicker":
-        state["selected_time"] = element.get("initial_time")
-    elif kind == "datetimepicker":
-        state["selected_date_time"] = element.get("initial_date_time")
-    return state
-
-
-def all_options(element: dict[str, Any]) -> list[dict[str, Any]]:
-    options = list(element.get("options") or [])
-    for group in element.get("option_groups") or []:
-        options.extend(group.get("options") or [])
-    return options
-
-
-def entered_state(element: dict[str, Any], value: Any) -> dict[str, Any]:
-    """Turn what a test "types" (a plain string, list or dict) into Slack's state fragment."""
-    kind = element.get("type", "")
-    if isinstance(value, dict):
-        return {"type": kind, **value}
-    state: dict[str, Any] = {"type": kind}
-    if kind in {"static_select", "external_select", "radio_buttons"}:
-        state["selected_option"] = _find_option(element, value)
-    elif kind in {"multi_static_select", "multi_external_select", "checkboxes"}:
-        state["selected_options"] = [_find_option(element, v) for v in value or []]
-    elif kind == "users_select":
-        state["selected_user"] = value
-    elif kind == "conversations_select":
-        state["selected_conversation"] = value
-    elif kind == "channels_select":
-        state["selected_channel"] = value
-    elif kind == "datepicker":
-        state["selected_date"] = value
-    elif kind == "timepicker":
-        state["selected_time"] = value
-    elif kind == "datetimepicker":
-        state["selected_date_time"] = value
-    else:
-        state["value"] = value
-    return state
-
-
-def _find_option(element: dict[str, Any], value: Any) -> dict[str, Any]:
-    for option in all_options(element):
-        if option.get("value") == value:
-            return copy.deepcopy(option)
-    if element.get("type", "").endswith("external_select"):
-        return {"text": {"type": "plain_text", "text": str(value)}, "value": value}
-    raise ValueError(f"no option with value {value!r} in {element.get('action_id')!r}")
-
-
-def fill_ids(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Give blocks and elements the ids Slack would invent when the app left them out.
-
-    Slack assigns random ids; here they are derived from the content so the same payload
-    gets the same ids (stable tests).
-    """
-    out = copy.deepcopy(blocks)
-    for index, block in enumerate(out):
-        if not block.get("block_id"):
-            digest = hashlib.sha1(repr((index, block)).encode(), usedforsecurity=False).hexdigest()
-            block["block_id"] = digest[:5]
-        for number, element in enumerate(block_elements(block)):
-            if not element.get("action_id"):
-                digest = hashlib.sha1(
-                    repr((block["block_id"], number, element)).encode(), usedforsecurity=False
-                ).hexdigest()
-                element["action_id"] = digest[:5]
-    return out
-
-
-@dataclass
-class Trigger:
-    id: str
-    user_id: str
-    issued_at: float
-    used: bool = False
-
-
-@dataclass
-class ResponseUrl:
-    """A response_url's budget and what its "original message" is.
-
-    `original` is (channel, ts, ephemeral_to) of the message the interaction came from; for a
-    slash command it starts empty and follows the latest message produced through this URL or
-    the ack (so `replace_original` replaces "Searching…" with the result, as users expect).
-    `acked` is set once the interaction's ack has been applied: Bolt may call `respond()` a
-    moment before its HTTP ack reaches Slack, and over real networks the ack wins that race,
-    so posts to this URL wait for it (at most ACK_WAIT_S) to keep the order users actually see.
-    """
-
-    token: str
-    user_id: str
-    channel: str
-    issued_at: float
-    kind: str
-    original: tuple[str, str, str | None] | None = None
-    uses: int = 0
-    acked: threading.Event = field(default_factory=threading.Event)
-
-
-@dataclass
-class Visible:
-    """One entry of the "something the user can see changed" feed."""
-
-    seq: int
-    kind: str
-    summary: str
-    user: str | None = None
-    channel: str | None = None
-    ref: str | None = None
-
-
-@dataclass
-class InvalidPayload:
-    source: str
-    surface: str
-    errors: list[str]
-    payload: Any
 
 
 class Workspace:
@@ -503,6 +191,7 @@ class Workspace:
                 blocks=fill_ids(blocks or []),
                 user=user,
                 bot_id=self.bot_id if bot else None,
+                app_id=self.app_id if bot else None,
                 ephemeral_to=ephemeral_to,
                 thread_ts=thread_ts,
                 via=via,
@@ -677,7 +366,9 @@ class Workspace:
                 raise SlackError("not_found")
             return view
 
-    def update_view(self, view: View, spec: dict[str, Any], *, expected_hash: str | None) -> View:
+    def update_view(
+        self, view: View, spec: dict[str, Any], *, expected_hash: str | None, quiet: bool = False
+    ) -> View:
         """Replace a view's content in place (same id, new hash), keeping matching input entries."""
         with self.lock:
             if expected_hash and expected_hash != view.hash:
@@ -702,7 +393,8 @@ class Workspace:
                 view.external_id = fresh.external_id
             view.hash = self.new_hash()
             view.errors = {}
-        self.note("view_updated", f"{view.type} {_title(view)!r} updated", user=view.user_id, ref=view.id)
+        if not quiet:
+            self.note("view_updated", f"{view.type} {_title(view)!r} updated", user=view.user_id, ref=view.id)
         return view
 
     def publish_home(self, user_id: str, spec: dict[str, Any], *, expected_hash: str | None) -> View:
@@ -712,7 +404,7 @@ class Workspace:
             if existing is not None:
                 if expected_hash and expected_hash != existing.hash:
                     raise SlackError("hash_conflict")
-                view = self.update_view(existing, spec, expected_hash=None)
+                view = self.update_view(existing, spec, expected_hash=None, quiet=True)
             else:
                 view = self.make_view(user_id, spec)
                 self.views[view.id] = view
