@@ -1,0 +1,124 @@
+"""The Bolt app factory. There is no module-level App: importing this module talks to nobody.
+
+Choices that matter (see the Slack fact sheet for the traps behind them):
+
+* ``process_before_response=False`` and our own ``listener_executor``: listeners only ack and
+  hand off, on a pool sized for acks; Xero work runs on ``services.executor``.
+* ``authorize=`` with an identity fetched by ``auth.test`` **once per process** (``serve()``
+  does it at start-up to fail fast on a wrong token), instead of Bolt's per-app first-request
+  ``auth.test`` — and so no token verification in the constructor, which keeps tests offline.
+* The Web API client points at ``settings.slack_api_url`` (the stand-in in tests and the demo)
+  and retries Slack's 429s with its ``Retry-After`` as well as connection errors.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt import App
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+
+from bot.slack import actions, commands, events, views
+from bot.slack.handoff import Handoff
+
+log = logging.getLogger(__name__)
+
+ACK_THREADS = 64  # acks are quick; a generous pool means a burst of presses never queues
+SLACK_TIMEOUT_S = 10
+DIGEST_COMMANDS_MODULE = "bot.slack.digest_commands"
+
+
+def make_client(settings: Any) -> WebClient:
+    """The bot's Web API client (also used outside Bolt, e.g. for the consent DM)."""
+    return WebClient(
+        token=settings.slack_bot_token.reveal(),
+        base_url=settings.slack_api_url,
+        timeout=SLACK_TIMEOUT_S,
+        retry_handlers=[
+            ConnectionErrorRetryHandler(max_retry_count=1),
+            RateLimitErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class BotIdentity:
+    team_id: str | None
+    user_id: str | None
+    bot_id: str | None
+    team_url: str | None = None
+
+
+class Identity:
+    """``auth.test`` once per process, cached; raises ``SlackApiError`` when the token is wrong."""
+
+    def __init__(self, client: WebClient) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._value: BotIdentity | None = None
+
+    def get(self) -> BotIdentity:
+        with self._lock:
+            if self._value is None:
+                result = self._client.auth_test()
+                self._value = BotIdentity(
+                    team_id=result.get("team_id"),
+                    user_id=result.get("user_id"),
+                    bot_id=result.get("bot_id"),
+                    team_url=result.get("url"),
+                )
+            return self._value
+
+
+def build_app(settings: Any, services: Any, *, identity: Identity | None = None) -> App:
+    """A fully wired Bolt app; ``identity`` lets ``serve()`` share the start-up ``auth.test``."""
+    client = make_client(settings)
+    identity = identity or Identity(client)
+    token = settings.slack_bot_token.reveal()
+
+    def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
+        me = identity.get()
+        return AuthorizeResult(
+            enterprise_id=enterprise_id,
+            team_id=team_id or me.team_id,
+            bot_token=token,
+            bot_id=me.bot_id,
+            bot_user_id=me.user_id,
+        )
+
+    app = App(
+        # Always checked over HTTP. In Socket Mode there may be no secret: Bolt skips the check for
+        # socket requests, and ``bot.web`` does not serve /slack/events at all then.
+        signing_secret=settings.slack_signing_secret.reveal(),
+        client=client,
+        authorize=authorize,
+        process_before_response=False,
+        listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"),
+        raise_error_for_unhandled_request=False,
+    )
+    app.logger.setLevel(logging.getLogger().getEffectiveLevel())
+    register(app, services)
+    return app
+
+
+def register(app: App, services: Any) -> Handoff:
+    """Every listener, split by Slack surface; the digest's buttons too when that module exists."""
+    handoff = Handoff(services.executor)
+    commands.register(app, services, handoff)
+    actions.register(app, services, handoff)
+    views.register(app, services, handoff)
+    events.register(app, services)
+    try:
+        digest = importlib.import_module(DIGEST_COMMANDS_MODULE)
+    except ImportError:
+        log.info("digest commands not installed; /recon digest will say so")
+    else:
+        digest.register(app, services)
+    return handoff

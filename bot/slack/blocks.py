@@ -1,0 +1,563 @@
+"""Every message, modal and Home tab the bot shows, as pure functions of domain objects.
+
+No I/O and no Slack client here: a builder takes what the services returned and gives back
+Block Kit dicts (see :mod:`bot.slack.kit`). Every value that came from Xero or a user passes
+through :func:`bot.slack.text.safe` (mrkdwn) or :func:`bot.slack.text.plain` (plain_text) so a
+contact named ``<!channel>`` or ``*bold*`` shows as text and pings nobody.
+
+Messages stay within 50 blocks and views within 100 (the builders cap list lengths and say
+"and N more" rather than letting Slack reject the payload).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from bot.services.edit import MAX_NOTE, MAX_REFERENCE, MAX_URL
+from bot.services.query import SYNTAX_HELP
+from bot.slack import kit
+from bot.slack import text as tx
+from bot.slack.kit import Block, Message
+from bot.slack.refs import (
+    ACTION_CONNECT_LINK,
+    ACTION_DISCONNECT,
+    ACTION_DISCONNECT_CANCEL,
+    ACTION_EDIT,
+    ACTION_EDIT_RELOAD,
+    ACTION_MAKE_DEFAULT,
+    ACTION_PAGE,
+    BLOCK_DM_DEFAULTS,
+    VIEW_EDIT,
+    DisconnectRef,
+    EditMeta,
+    EditRef,
+)
+
+XERO_TXN_URL = "https://go.xero.com/Bank/ViewTransaction.aspx"
+MAX_ORGS_LISTED = 30
+MAX_DEFAULT_BUTTONS = 20
+GRANT_NEEDS_RECONNECT = "needs_reconnect"
+TENANT_GONE = "gone"
+
+
+# ------------------------------------------------------------------ shapes the builders read
+class _Contact(Protocol):
+    name: str | None
+
+
+class _Account(Protocol):
+    account_id: str | None
+    code: str | None
+    name: str | None
+
+
+class Txn(Protocol):
+    """The parts of ``bot.xero.models.BankTransaction`` the builders show."""
+
+    bank_transaction_id: str
+    type: str
+    status: str
+    date: date
+    updated_date_utc: datetime
+    contact: _Contact | None
+    bank_account: _Account
+    reference: str | None
+    url: str | None
+    currency_code: str | None
+    is_reconciled: bool
+
+    @property
+    def is_editable(self) -> bool: ...
+
+    @property
+    def signed_total(self) -> Any: ...
+
+
+class Org(Protocol):
+    """The parts of ``storage.grants.TenantView`` the builders show."""
+
+    tenant_id: str
+    tenant_name: str
+    is_default: bool
+    status: str
+    grant_status: str
+
+
+# ------------------------------------------------------------------ shared pieces
+def xero_link(txn: Txn) -> str:
+    """Deep link to the transaction in Xero (ids are GUIDs; ``&`` escaped for mrkdwn)."""
+    url = f"{XERO_TXN_URL}?bankTransactionID={txn.bank_transaction_id}"
+    if txn.bank_account.account_id:
+        url += f"&accountID={txn.bank_account.account_id}"
+    return url
+
+
+def _link(url: str, label: str) -> str:
+    return f"<{tx.escape(url)}|{label}>"
+
+
+def amount(txn: Txn) -> str:
+    return tx.money(txn.signed_total, txn.currency_code)
+
+
+def _account_name(txn: Txn) -> str:
+    acc = txn.bank_account
+    return tx.safe(acc.name or acc.code, 60, empty="(no bank account)")
+
+
+def txn_line(txn: Txn) -> str:
+    """``*12 Nov 2026* · Zephyr Plumbing · *−1,234.56 NZD*`` — the row's first line."""
+    contact = tx.safe(txn.contact.name if txn.contact else None, 80, empty="(no contact)")
+    return f"*{tx.day(txn.date)}* · {contact} · *{amount(txn)}*"
+
+
+def txn_details(txn: Txn, *, with_link: bool = True) -> str:
+    """``ZP-4471 · Business Bank · not reconciled · Open in Xero`` — the row's second line."""
+    parts = [tx.safe(txn.reference, 80, empty="(no reference)"), _account_name(txn)]
+    parts.append("✓ reconciled" if txn.is_reconciled else "not reconciled")
+    if txn.type not in ("SPEND", "RECEIVE"):
+        parts.append(tx.safe(txn.type.lower().replace("-", " "), 40))
+    if txn.status != "AUTHORISED":
+        parts.append(tx.safe(txn.status.lower(), 20))
+    if with_link:
+        parts.append(_link(xero_link(txn), "Open in Xero"))
+    return " · ".join(parts)
+
+
+def edit_button(tenant_id: str, txn_id: str, cursor: str | None = None) -> dict[str, Any]:
+    """The Edit button, also used by the digest: whoever presses it edits with their own grant."""
+    return kit.button("Edit", ACTION_EDIT, value=EditRef(tenant_id, txn_id, cursor).encode())
+
+
+def connect_button(consent_url: str, *, reconnect: bool = False) -> dict[str, Any]:
+    label = "Reconnect to Xero" if reconnect else "Connect to Xero"
+    return kit.button(label, ACTION_CONNECT_LINK, url=consent_url, style="primary")
+
+
+# ------------------------------------------------------------------ help
+HELP_COMMANDS = """\
+*Recon* — search and fix Xero bank transactions without leaving Slack.
+• `/recon connect` — connect your own Xero login (you'll get a DM naming the organisations)
+• `/recon orgs` — your connected organisations and which one is the default
+• `/recon use <organisation>` — make another organisation your default
+• `/recon search <query>` — find bank transactions (syntax below)
+• `/recon edit <BankTransactionID>` — fix a transaction's reference and source link
+• `/recon digest on [#channel] [HH:MM] [Area/City]` · `off` · `now` · `status` — a daily list \
+of what is still unreconciled
+• `/recon disconnect [organisation]` — remove one organisation, or your whole Xero connection"""
+
+
+def help_message(unknown: str | None = None) -> Message:
+    blocks: list[Block] = []
+    if unknown is not None:
+        blocks.append(kit.section(f"I don't know {tx.code(unknown, 60)}. Here's what I can do:"))
+    blocks += [kit.section(HELP_COMMANDS), kit.divider(), kit.section(SYNTAX_HELP)]
+    fallback = "Recon commands: connect, orgs, use, search, edit, digest, disconnect"
+    if unknown is not None:
+        fallback = f"I don't know “{tx.plain(unknown, 60)}”. " + fallback
+    return kit.message(fallback, blocks)
+
+
+def usage_message(usage: str, why: str) -> Message:
+    return kit.message(why, [kit.section(f"{why}\nUsage: {usage}")])
+
+
+# ------------------------------------------------------------------ connecting
+def consent_message(consent_url: str, *, reconnect: bool = False, reason: str | None = None) -> Message:
+    """The answer to anything that needs Xero from someone without a usable connection."""
+    if reconnect:
+        lead = reason or "Your Xero connection has expired or was revoked."
+        body = f"{lead} Reconnect with your Xero login to carry on — nothing else is lost."
+    else:
+        lead = reason or "You haven't connected Recon to Xero yet."
+        body = f"{lead} Connect with your own Xero login; you choose which organisations Recon may use."
+    return kit.message(
+        body,
+        [
+            kit.section(body),
+            kit.actions(connect_button(consent_url, reconnect=reconnect)),
+            kit.context("The link is yours alone and works once, within 10 minutes."),
+        ],
+    )
+
+
+def _org_status(org: Org) -> str:
+    if org.grant_status == GRANT_NEEDS_RECONNECT:
+        return "⚠ needs reconnecting"
+    if org.status == TENANT_GONE:
+        return "⚠ no longer connected in Xero"
+    return "connected"
+
+
+def org_rows(orgs: Sequence[Org]) -> list[Block]:
+    """One section per organisation: status, the default marked, "Make default" on the others."""
+    blocks: list[Block] = []
+    for org in orgs[:MAX_ORGS_LISTED]:
+        line = f"*{tx.safe(org.tenant_name, 100)}* · {_org_status(org)}"
+        if org.is_default:
+            blocks.append(kit.section(line + " · *default*"))
+        else:
+            make_default = kit.button("Make default", ACTION_MAKE_DEFAULT, value=org.tenant_id)
+            blocks.append(kit.section(line, accessory=make_default))
+    if len(orgs) > MAX_ORGS_LISTED:
+        blocks.append(kit.context(f"…and {len(orgs) - MAX_ORGS_LISTED} more."))
+    return blocks
+
+
+def orgs_message(orgs: Sequence[Org], consent_url: str | None = None) -> Message:
+    """``/recon orgs``: every connected organisation, the default marked, a button for the others."""
+    blocks: list[Block] = [kit.section("*Your Xero organisations*"), *org_rows(orgs)]
+    hint = 'Searches and digests use the default unless you add `org:"name"` to a search.'
+    blocks.append(kit.context(hint))
+    if consent_url:
+        blocks.append(
+            kit.actions(kit.button("Connect another organisation", ACTION_CONNECT_LINK, url=consent_url))
+        )
+    names = ", ".join(tx.plain(o.tenant_name, 60) for o in orgs[:10])
+    return kit.message(f"Your Xero organisations: {names}", blocks)
+
+
+def default_set_message(org: Org) -> Message:
+    name = tx.safe(org.tenant_name, 100)
+    text = f"✓ *{name}* is now your default organisation."
+    fallback = f"{tx.plain(org.tenant_name, 100)} is now your default organisation."
+    return kit.message(fallback, [kit.section(text)])
+
+
+def consent_success_dm(orgs: Sequence[Org], added: Sequence[Org] = ()) -> Message:
+    """The DM after a successful consent: which organisations, and a way to pick the default."""
+    shown = list(added) or list(orgs)
+    names = tx.human_list([f"*{tx.safe(o.tenant_name, 100)}*" for o in shown[:MAX_ORGS_LISTED]])
+    if len(shown) > MAX_ORGS_LISTED:
+        names += f" and {len(shown) - MAX_ORGS_LISTED} more"
+    blocks: list[Block] = [kit.section(f"✅ Recon is connected to Xero: {names}.")]
+    default = next((o for o in orgs if o.is_default), None)
+    others = [o for o in orgs if not o.is_default]
+    if default is not None and others:
+        blocks.append(kit.section(f"Your default organisation is *{tx.safe(default.tenant_name, 100)}*."))
+        buttons = [
+            kit.button(f"Make {tx.plain(o.tenant_name, 50)} default", ACTION_MAKE_DEFAULT, value=o.tenant_id)
+            for o in others[:MAX_DEFAULT_BUTTONS]
+        ]
+        blocks.append(kit.actions(*buttons, block_id=BLOCK_DM_DEFAULTS))
+    blocks.append(kit.context("Try `/recon search from:30d status:unreconciled` or `/recon help`."))
+    fallback = "Recon is connected to Xero: " + ", ".join(tx.plain(o.tenant_name, 60) for o in shown[:10])
+    return kit.message(fallback, blocks)
+
+
+def reconnect_dm(consent_url: str) -> Message:
+    return consent_message(consent_url, reconnect=True)
+
+
+# ------------------------------------------------------------------ disconnect
+def disconnect_confirm_message(target: str | None, names: Sequence[str]) -> Message:
+    """A button guarded by a Block Kit confirm dialog; nothing happens until it is pressed."""
+    if target is None:
+        what = "all your Xero organisations (" + tx.human_list([tx.safe(n, 60) for n in names[:10]]) + ")"
+        dialog = (
+            "Recon will revoke its access at Xero and forget your tokens. "
+            "Searches, edits and your digests stop until you connect again."
+        )
+    else:
+        what = f"*{tx.safe(target, 100)}*"
+        dialog = f"Recon will remove {tx.safe(target, 100)} and forget its tokens."
+    blocks = [
+        kit.section(f"Disconnect {what} from Recon?"),
+        kit.actions(
+            kit.button(
+                "Disconnect",
+                ACTION_DISCONNECT,
+                value=DisconnectRef(target).encode(),
+                style="danger",
+                confirm=kit.confirm_dialog("Disconnect from Xero?", dialog, "Disconnect"),
+            ),
+            kit.button("Keep it", ACTION_DISCONNECT_CANCEL),
+        ),
+    ]
+    return kit.message(f"Disconnect {tx.plain(target or 'everything', 100)} from Recon?", blocks)
+
+
+def disconnected_message(names: Sequence[str]) -> Message:
+    listed = tx.human_list([f"*{tx.safe(n, 100)}*" for n in names[:MAX_ORGS_LISTED]]) or "your Xero login"
+    text = (
+        f"Disconnected {listed}. Recon no longer holds tokens for it. "
+        "Connect again any time with `/recon connect`."
+    )
+    return kit.message(f"Disconnected {len(names)} organisation(s).", [kit.section(text)])
+
+
+def note_message(text_mrkdwn: str, fallback: str | None = None) -> Message:
+    """A one-section message; ``text_mrkdwn`` must already be safe."""
+    return kit.message(fallback or text_mrkdwn, [kit.section(text_mrkdwn)])
+
+
+# ------------------------------------------------------------------ search
+def searching_message(org_label: str) -> Message:
+    label = tx.safe(org_label, 100)
+    return kit.message(f"Searching {tx.plain(org_label, 100)}…", [kit.context(f"⏳ Searching {label}…")])
+
+
+def search_message(result: Any) -> Message:
+    """A page of results: header, ≤ 10 rows with Edit where Xero allows, Prev / Next with the page."""
+    org_name = result.org.tenant_name
+    query = result.query.display
+    rows: Sequence[Txn] = result.rows
+    header = f"*Search results — {tx.safe(org_name, 100)}* · {tx.code(query or '(last 90 days)', 150)}"
+    if not rows:
+        return _no_results(result, header)
+    first = (result.page - 1) * 10 + 1
+    if result.page == 1 and not result.has_next:
+        count = f"{tx.plural(len(rows), 'transaction')} found"
+    else:
+        count = f"showing {first:,}–{first + len(rows) - 1:,}"
+    blocks: list[Block] = [kit.section(f"{header} · {count}"), kit.divider()]
+    for txn in rows:
+        accessory = (
+            edit_button(result.org.tenant_id, txn.bank_transaction_id, result.this_cursor)
+            if txn.is_editable
+            else None
+        )
+        blocks.append(kit.section(f"{txn_line(txn)}\n{txn_details(txn)}", accessory=accessory))
+    blocks.append(kit.divider())
+    nav = []
+    if result.has_prev and result.prev_cursor:
+        nav.append(kit.button("‹ Prev", ACTION_PAGE, value=result.prev_cursor))
+    if result.has_next and result.next_cursor:
+        nav.append(kit.button("Next ›", ACTION_PAGE, value=result.next_cursor))
+    if nav:
+        blocks.append(kit.actions(*nav, block_id=f"nav_{result.page}"))
+    footer = [f"page {result.page:,}"]
+    if getattr(result, "truncated", False):
+        footer.append("stopped reading after 10,000 transactions — narrow the search to see older ones")
+    if not any(t.is_editable for t in rows):
+        footer.append("only spend and receive money that is not voided can be edited")
+    blocks.append(kit.context(" · ".join(footer)))
+    fallback = f"{len(rows)} transactions from {tx.plain(org_name, 100)} (page {result.page})"
+    return kit.message(fallback, blocks)
+
+
+def _no_results(result: Any, header: str) -> Message:
+    if result.page > 1:
+        body = "No more results on this page — the transactions may have changed since the search ran."
+    else:
+        body = (
+            "No transactions match. Try fewer words, a wider window such as `from:365d`, "
+            "`status:any`, or drop `type:`/`account:` filters. Without dates Recon looks at the last 90 days."
+        )
+    blocks = [kit.section(header), kit.section(body)]
+    if result.has_prev and result.prev_cursor:
+        blocks.append(kit.actions(kit.button("‹ Prev", ACTION_PAGE, value=result.prev_cursor)))
+    return kit.message(f"No transactions found in {tx.plain(result.org.tenant_name, 100)}.", blocks)
+
+
+def query_error_message(message_mrkdwn: str) -> Message:
+    """A :class:`QueryError` (its message already names the token, escaped) plus the syntax."""
+    return kit.message(
+        "I couldn't read that search.",
+        [kit.section(f"⚠ {message_mrkdwn}"), kit.divider(), kit.section(SYNTAX_HELP)],
+    )
+
+
+def error_message(text_mrkdwn: str) -> Message:
+    """What went wrong, already phrased for the user and safe for mrkdwn."""
+    return kit.message(tx.truncate(text_mrkdwn, 300), [kit.section(f"⚠ {text_mrkdwn}")])
+
+
+# ------------------------------------------------------------------ edit modal
+EDIT_TITLE = "Edit transaction"
+BLOCK_REFERENCE = "reference"
+BLOCK_URL = "url"
+BLOCK_NOTE = "note"
+REFERENCE_MAX = MAX_REFERENCE
+URL_MAX = MAX_URL
+NOTE_MAX = MAX_NOTE
+
+
+def _modal(blocks: list[Block], meta: EditMeta | None, **kwargs: Any) -> dict[str, Any]:
+    return kit.modal(
+        EDIT_TITLE,
+        blocks,
+        callback_id=VIEW_EDIT,
+        private_metadata=meta.encode() if meta else "",
+        **kwargs,
+    )
+
+
+def loading_view(what: str = "Loading the transaction from Xero…") -> dict[str, Any]:
+    """Opened at once with the trigger_id (valid 3 s, once), then replaced by the real form."""
+    return _modal([kit.section(f"⏳ {what}")], None, close="Cancel")
+
+
+def message_view(text_mrkdwn: str, meta: EditMeta | None = None, *, title_icon: str = "⚠") -> dict[str, Any]:
+    """Not editable, not found, not connected, failed: the modal says so in words."""
+    return _modal([kit.section(f"{title_icon} {text_mrkdwn}")], meta)
+
+
+def consent_view(consent_url: str, *, reconnect: bool, reason: str | None = None) -> dict[str, Any]:
+    msg = consent_message(consent_url, reconnect=reconnect, reason=reason)
+    return _modal(msg["blocks"], None)
+
+
+def _txn_summary(txn: Txn, org: Org) -> list[Block]:
+    return [
+        kit.section(f"{txn_line(txn)}\n{txn_details(txn)}"),
+        kit.context(
+            f"Organisation: *{tx.safe(org.tenant_name, 100)}* · "
+            f"last changed in Xero {tx.moment(txn.updated_date_utc)} · "
+            f"ID {tx.code(txn.bank_transaction_id, 40)}"
+        ),
+    ]
+
+
+def edit_view(txn: Txn, org: Org, meta: EditMeta) -> dict[str, Any]:
+    """The form: Reference (prefilled), Source link, Note; metadata says what was seen and from where."""
+    blocks = _txn_summary(txn, org) + [
+        kit.text_input(
+            BLOCK_REFERENCE,
+            "Reference",
+            initial=txn.reference,
+            max_length=REFERENCE_MAX,
+            placeholder="e.g. INV-0042",
+        ),
+        kit.text_input(
+            BLOCK_URL,
+            "Source link",
+            initial=txn.url,
+            max_length=URL_MAX,
+            placeholder="https://…",
+            hint="Where this transaction comes from (an invoice, a receipt). Must start with http:// or https://.",
+        ),
+        kit.text_input(
+            BLOCK_NOTE,
+            "Note for the history (optional)",
+            multiline=True,
+            max_length=NOTE_MAX,
+            hint="Added to the transaction's History in Xero with your name.",
+        ),
+    ]
+    return _modal(blocks, meta.with_updated(txn.updated_date_utc), submit="Save", close="Cancel")
+
+
+def saving_view(meta: EditMeta) -> dict[str, Any]:
+    return _modal([kit.section("⏳ Saving to Xero…")], meta)
+
+
+def _shown(value: str | None) -> str:
+    return tx.safe(value, 200, empty="_(empty)_")
+
+
+def _change_rows(before: Txn | None, after: Txn | None) -> list[str]:
+    rows = []
+    for label, attr in (("Reference", "reference"), ("Source link", "url")):
+        old = getattr(before, attr, None) if before else None
+        new = getattr(after, attr, None) if after else None
+        if (old or "") != (new or ""):
+            rows.append(f"*{label}:* {_shown(old)} → {_shown(new)}")
+        else:
+            rows.append(f"*{label}:* {_shown(new)} (unchanged)")
+    return rows
+
+
+def saved_view(outcome: Any, org: Org | None, meta: EditMeta) -> dict[str, Any]:
+    """Before → after for each field, plus the service's own words (e.g. the history note failed)."""
+    where = f" in *{tx.safe(org.tenant_name, 100)}*" if org else ""
+    lines = [f"✅ Saved{where}.", *_change_rows(outcome.before, outcome.after)]
+    if outcome.message:
+        lines.append(tx.escape(outcome.message))
+    blocks = [kit.section("\n".join(lines))]
+    if outcome.after is not None:
+        blocks.append(kit.context(_link(xero_link(outcome.after), "Open in Xero")))
+    return _modal(blocks, meta.with_updated(getattr(outcome.after, "updated_date_utc", None)), close="Done")
+
+
+def unchanged_view(outcome: Any, meta: EditMeta) -> dict[str, Any]:
+    text = tx.escape(outcome.message or "Nothing to change — those are already the values in Xero.")
+    return _modal([kit.section(f"ℹ {text}")], meta, close="Done")
+
+
+def conflict_view(outcome: Any, typed: dict[str, str | None], meta: EditMeta) -> dict[str, Any]:
+    """Both versions side by side, nothing changed, and a way to start again from Xero's values."""
+    now = outcome.after
+    lines = ["⚠ *This transaction changed in Xero after you opened it, so nothing was changed.*", ""]
+    if outcome.before is not None:
+        lines.append("*When you opened it:* " + _versions(outcome.before))
+    lines += [
+        "*Your edit:* "
+        + f"Reference {_shown(typed.get('reference'))} · Source link {_shown(typed.get('url'))}",
+        "*Now in Xero:* " + _versions(now),
+    ]
+    if now is not None:
+        lines.append(f"_Changed in Xero at {tx.moment(now.updated_date_utc)}._")
+    blocks = [
+        kit.section("\n".join(lines)),
+        kit.actions(kit.button("Reopen with Xero's current values", ACTION_EDIT_RELOAD, style="primary")),
+    ]
+    return _modal(blocks, meta, close="Close")
+
+
+def _versions(txn: Txn | None) -> str:
+    if txn is None:
+        return "_(not available)_"
+    return f"Reference {_shown(txn.reference)} · Source link {_shown(txn.url)}"
+
+
+def failed_view(text_mrkdwn: str, meta: EditMeta) -> dict[str, Any]:
+    return message_view(text_mrkdwn, meta)
+
+
+# ------------------------------------------------------------------ App Home
+HOME_HOWTO = """\
+*How to use Recon*
+• `/recon search zephyr from:30d` — find transactions; `/recon help` shows the whole syntax
+• Press *Edit* on a result to fix its reference or source link; Recon checks that nobody \
+changed it in Xero meanwhile
+• `/recon digest on #bookkeeping 08:30` — a daily list of unreconciled items in a channel"""
+
+
+HOME_NOT_CONNECTED = (
+    "You haven't connected Xero yet. Connect with your own Xero login to search and fix "
+    "bank transactions from Slack."
+)
+HOME_RECONNECT = "⚠ Xero stopped accepting your connection. Reconnect to keep searches and digests working."
+
+
+def home_view(
+    orgs: Sequence[Org],
+    *,
+    consent_url: str | None,
+    needs_reconnect: bool,
+    digest_blocks: Iterable[Block] = (),
+) -> dict[str, Any]:
+    blocks: list[Block] = [kit.header("Recon for Xero")]
+    if not orgs:
+        blocks.append(kit.section(HOME_NOT_CONNECTED))
+    else:
+        if needs_reconnect:
+            blocks.append(kit.section(HOME_RECONNECT))
+        blocks.append(kit.section("*Your organisations*"))
+        blocks.extend(org_rows(orgs))
+    if consent_url:
+        if needs_reconnect or not orgs:
+            button = connect_button(consent_url, reconnect=needs_reconnect)
+        else:
+            button = kit.button("Connect another organisation", ACTION_CONNECT_LINK, url=consent_url)
+        blocks.append(kit.actions(button))
+        blocks.append(
+            kit.context("Connect links work once, within 10 minutes; reopen this tab for a new one.")
+        )
+    digest = list(digest_blocks)
+    if digest:
+        blocks.append(kit.divider())
+        blocks.extend(digest[:60])
+    blocks += [kit.divider(), kit.section(HOME_HOWTO)]
+    return {"type": "home", "blocks": blocks[: kit.VIEW_BLOCKS]}
+
+
+def slack_home_link(team_id: str, app_id: str | None) -> str:
+    """``slack://app?team=…&id=…&tab=home`` — opens the App Home from the browser page."""
+    link = f"slack://app?team={team_id}"
+    if app_id:
+        link += f"&id={app_id}"
+    return link + "&tab=home"

@@ -1,0 +1,33 @@
+"""Events API listeners: the App Home tab.
+
+Bolt acks events before the listener runs, so nothing here can delay an ack; the Home is built
+from the database only (no Xero call), so it runs right here on the listener thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+
+from bot.slack.home import publish_home
+
+log = logging.getLogger(__name__)
+
+
+def on_app_home_opened(services: Any, *, event: dict[str, Any], body: dict[str, Any], client: Any) -> None:
+    """Publish the Home tab when it is opened (the event also fires for the Messages tab: ignore that)."""
+    if event.get("tab", "home") != "home":
+        return
+    user_id = event.get("user") or ""
+    team_id = body.get("team_id") or (event.get("view") or {}).get("team_id") or ""
+    if not user_id:
+        return
+    publish_home(services, client, team_id, user_id)
+
+
+def register(app: App, services: Any) -> None:
+    @app.event("app_home_opened")
+    def app_home_opened(event, body, client) -> None:
+        on_app_home_opened(services, event=event, body=body, client=client)
