@@ -1,0 +1,242 @@
+"""``recon-bot clock``: the one scheduler process — token keep-alive and daily digests.
+
+APScheduler only decides *when* to look; the database decides *what happens*. Every job is a
+plain function of ``(services, now, client)`` that is safe to run twice at the same moment, in
+two processes: refreshes are single-flight under a row lock, reconnect DMs and dead-channel
+notes are claimed with a compare-and-set, and each day's digest is claimed by inserting its
+ledger row. So a second clock started by mistake, a restart or an overlapping run costs a few
+queries, never a doubled message or a burnt refresh token.
+
+Jobs:
+
+* every minute — due digests (:meth:`DigestService.run_due`) and reconnect DMs for grants the
+  web process marked ``needs_reconnect``;
+* every 5 minutes — refresh each grant idle for :data:`KEEPALIVE_AFTER` (Xero's refresh tokens
+  die after 60 days unused), recording the outcome on the grant;
+* hourly — delete expired OAuth states.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+from bot.config import Settings
+from bot.services.digest import RunReport, digest_service
+from bot.services.errors import NotConnected
+from bot.slack.digest_commands import SlackPoster
+from bot.xero.errors import XeroError
+from storage import grants
+from storage.states import purge_expired_states
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_AFTER = timedelta(days=7)
+KEEPALIVE_EVERY = timedelta(minutes=5)
+DIGEST_EVERY = timedelta(minutes=1)
+PURGE_EVERY = timedelta(hours=1)
+
+
+# =========================================================================== the jobs
+
+
+@dataclass
+class KeepAliveReport:
+    refreshed: list[int] = field(default_factory=list)  # grant ids refreshed by this run
+    already_fresh: list[int] = field(default_factory=list)  # someone else refreshed meanwhile
+    needs_reconnect: list[int] = field(default_factory=list)
+    failed: list[int] = field(default_factory=list)  # Xero unreachable: tried again next run
+    notified: list[int] = field(default_factory=list)
+
+
+def keep_tokens_alive(
+    services: Any, now: datetime, client: WebClient, *, older_than: timedelta = KEEPALIVE_AFTER
+) -> KeepAliveReport:
+    """Refresh every active grant whose last refresh is at least ``older_than`` ago.
+
+    Goes through the same single-flight path as the web process, forcing one rotation: if
+    another process refreshed in the meantime the generation has moved on and nothing more
+    happens. Outcomes land on the grant (``last_refresh_outcome``): ``refreshed``,
+    ``invalid_grant`` (the grant becomes ``needs_reconnect`` and its user gets one DM), or the
+    name of the failure when Xero could not be reached (tried again on the next run).
+    """
+    report = KeepAliveReport()
+    for grant_id in grants.grants_due_for_keepalive(services.db, older_than=older_than, now=lambda: now):
+        grant = grants.get_grant(services.db, grant_id)
+        if grant is None:
+            continue
+        try:
+            token = services.tokens.access_token(grant_id, stale_generation=grant.generation)
+        except NotConnected:
+            report.needs_reconnect.append(grant_id)
+            continue
+        except XeroError as exc:
+            grants.record_refresh_failure(services.db, grant_id, type(exc).__name__, now=lambda: now)
+            log.warning("keep-alive: grant %s not refreshed (%s); will retry", grant_id, type(exc).__name__)
+            report.failed.append(grant_id)
+            continue
+        (report.refreshed if token.refreshed else report.already_fresh).append(grant_id)
+    report.notified = send_reconnect_notices(services, now, client)
+    if report.refreshed or report.needs_reconnect or report.failed:
+        log.info(
+            "keep-alive: %d refreshed, %d need reconnecting, %d failed",
+            len(report.refreshed),
+            len(report.needs_reconnect),
+            len(report.failed),
+        )
+    return report
+
+
+def send_reconnect_notices(services: Any, now: datetime, client: WebClient) -> list[int]:
+    """One DM per ``needs_reconnect`` incident, wherever it was noticed (web or clock)."""
+    poster = SlackPoster(client)
+    svc = digest_service(services)
+    return [
+        grant.id
+        for grant in grants.grants_awaiting_reconnect_notice(services.db)
+        if svc.notify_reconnect(grant, poster, now=now)
+    ]
+
+
+def run_digests(services: Any, now: datetime, client: WebClient) -> RunReport:
+    report = digest_service(services).run_due(now, SlackPoster(client))
+    if report.claimed:
+        log.info(
+            "digests: %d claimed, %d sent, %d skipped, %d retrying, %d failed",
+            report.claimed,
+            report.sent,
+            report.skipped,
+            report.retrying,
+            report.failed,
+        )
+    return report
+
+
+def purge_states(services: Any, now: datetime) -> int:
+    return purge_expired_states(services.db, now=lambda: now)
+
+
+# =========================================================================== the process
+
+
+def slack_client(settings: Settings) -> WebClient:
+    """A client for posting digests: retries Slack's rate limits, but never a request whose
+    response was lost (the default connection-error retry could post a digest twice)."""
+    return WebClient(
+        token=settings.slack_bot_token.reveal(),
+        base_url=settings.slack_api_url,
+        timeout=15,
+        retry_handlers=[RateLimitErrorRetryHandler(max_retry_count=2)],
+    )
+
+
+class Clock:
+    """The jobs bound to one set of services; :meth:`tick` runs whatever is due at ``now``.
+
+    The scheduler calls the ``*_job`` methods with the real time; tests drive :meth:`tick` with
+    any sequence of instants (so DST days and late starts need no sleeping).
+    """
+
+    def __init__(self, services: Any, client: WebClient) -> None:
+        self.services = services
+        self.client = client
+        self._last: dict[str, datetime] = {}
+
+    def digests_job(self) -> None:
+        run_digests(self.services, self.services.now(), self.client)
+
+    def reconnect_job(self) -> None:
+        send_reconnect_notices(self.services, self.services.now(), self.client)
+
+    def keepalive_job(self) -> None:
+        keep_tokens_alive(self.services, self.services.now(), self.client)
+
+    def purge_job(self) -> None:
+        purge_states(self.services, self.services.now())
+
+    def tick(self, now: datetime) -> RunReport:
+        """Everything due at ``now`` (keep-alive and purge at their own, slower pace)."""
+        if self._due("keepalive", now, KEEPALIVE_EVERY):
+            keep_tokens_alive(self.services, now, self.client)
+        else:
+            send_reconnect_notices(self.services, now, self.client)
+        if self._due("purge", now, PURGE_EVERY):
+            purge_states(self.services, now)
+        return run_digests(self.services, now, self.client)
+
+    def _due(self, name: str, now: datetime, every: timedelta) -> bool:
+        last = self._last.get(name)
+        if last is not None and now - last < every:
+            return False
+        self._last[name] = now
+        return True
+
+
+def build_scheduler(clock: Clock) -> Any:
+    """A BackgroundScheduler with the clock's jobs; one instance of each at a time.
+
+    ``coalesce`` + a short ``misfire_grace_time``: a late or slow run is not repeated for every
+    minute it missed — the next run finds everything that is due anyway.
+    """
+    from apscheduler.schedulers.background import BackgroundScheduler
+
+    scheduler = BackgroundScheduler(
+        timezone="UTC",
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+    )
+    scheduler.add_job(clock.digests_job, "cron", second=0, id="digests", name="due digests")
+    scheduler.add_job(clock.reconnect_job, "cron", second=30, id="reconnect", name="reconnect DMs")
+    start = datetime.now().astimezone()
+    scheduler.add_job(
+        clock.keepalive_job,
+        "interval",
+        seconds=int(KEEPALIVE_EVERY.total_seconds()),
+        next_run_time=start + timedelta(seconds=5),
+        id="keepalive",
+        name="token keep-alive",
+    )
+    scheduler.add_job(
+        clock.purge_job,
+        "interval",
+        seconds=int(PURGE_EVERY.total_seconds()),
+        next_run_time=start + timedelta(seconds=15),
+        id="purge",
+        name="expired OAuth states",
+    )
+    return scheduler
+
+
+def run_clock(settings: Settings) -> int:
+    """Migrate, build the services, schedule, and run until SIGTERM/SIGINT (exit code 0)."""
+    from bot.services.container import build_services
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    services = build_services(settings, migrate_schema=True)
+    clock = Clock(services, slack_client(settings))
+    scheduler = build_scheduler(clock)
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        log.info("clock: %s received, finishing running jobs", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    scheduler.start()
+    log.info("clock: running (digests every minute, keep-alive every 5 minutes)")
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        services.close()
+    log.info("clock: stopped")
+    return 0

@@ -1,0 +1,765 @@
+"""Daily digests of unreconciled spend/receive money: when each is due, what it says, and
+delivering it exactly once per subscription and local day.
+
+Three layers, top to bottom:
+
+* **Schedule** (pure): a subscription is due on its local date once the local clock has passed its
+  time (:func:`due_day`). Computed from ``zoneinfo`` each minute rather than from a timer, so a
+  clock that starts late, restarts, or lives through a daylight-saving change still finds exactly
+  one due day: on a spring-forward day a time inside the gap is due at the first instant after
+  the gap; on a fall-back day an ambiguous time is due at its first occurrence (the ledger stops
+  the second).
+* **Content** (pure): :func:`summarise` turns Xero's unreconciled transactions into per-account
+  counts, totals and oldest dates plus the oldest items — the Slack layer renders it.
+* **Delivery** (:class:`DigestService`): claims each day in the ledger (``storage.digests``),
+  fetches each organisation once for all its due subscriptions, and posts through a
+  :class:`Poster` so no Slack type appears here.
+
+The wording everywhere is honest about what the API can see: these are spend/receive money
+transactions not yet reconciled in Xero; bank-feed statement lines are not visible to apps.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from functools import cache
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from bot.services.errors import NotConnected, ServiceError
+from bot.xero.errors import XeroError, XeroForbidden
+from bot.xero.filters import TransactionFilter
+from bot.xero.models import BankTransaction
+from bot.xero.timezones import iana_zone
+from storage import digests as ledger
+from storage import grants
+from storage.digests import Claim, Run, Subscription
+from storage.grants import GrantView, TenantView
+from storage.models import GRANT_NEEDS_RECONNECT
+
+if TYPE_CHECKING:
+    from bot.services.container import Services
+    from bot.xero.client import TokenSource, XeroClient
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIME = "09:00"
+DEFAULT_ITEMS = 10  # oldest items shown with Edit buttons
+MAX_PAGES = 5  # 5 × 1,000 unreconciled items: beyond that the totals say "at least"
+PAGE_SIZE = 1000
+DIGEST_WORKERS = 8  # organisations fetched at once; each org is still one call at a time
+UNRECONCILED = TransactionFilter(types=("SPEND", "RECEIVE"), status="AUTHORISED", is_reconciled=False)
+ORDER = "Date ASC, BankTransactionID ASC"  # oldest first; the id makes paging stable
+
+# Why a run could not reach its channel, as the ledger's ``detail`` says it.
+CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+RETRYABLE_POST = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
+
+
+# =========================================================================== schedule (pure)
+
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
+
+
+def parse_local_time(text: str) -> time | None:
+    """``"9:00"``/``"09:00"`` → 09:00; anything else (``25:00``, ``9am``) → ``None``."""
+    m = _HHMM.match(text.strip())
+    return time(int(m.group(1)), int(m.group(2))) if m else None
+
+
+@cache
+def _zone_names() -> dict[str, str]:
+    names = {name.casefold(): name for name in available_timezones()}
+    names.setdefault("utc", "UTC")
+    return names
+
+
+def canonical_zone(text: str) -> str | None:
+    """An IANA zone name as the tz database spells it (``pacific/auckland`` → ``Pacific/Auckland``),
+    or ``None`` when there is no such zone (``Mars/Olympus``)."""
+    name = _zone_names().get(text.strip().casefold())
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+def scheduled_at(day: date, at: time, zone: ZoneInfo) -> datetime:
+    """The UTC instant the digest for local ``day`` is due.
+
+    An ambiguous wall time (clocks going back) means its first occurrence. A wall time that does
+    not exist (clocks going forward past it) means the first instant after the gap.
+    """
+    wall = datetime.combine(day, at)
+    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if _local(first, zone) == wall:
+        return first
+    # In a gap: fold=0 and fold=1 land either side of it; find the transition between them.
+    other = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    lo, hi = min(first, other), max(first, other)  # local(lo) < wall <= local(hi)
+    lo_s, hi_s = int(lo.timestamp()), int(hi.timestamp())
+    while hi_s - lo_s > 1:
+        mid = (lo_s + hi_s) // 2
+        if _local(datetime.fromtimestamp(mid, UTC), zone) >= wall:
+            hi_s = mid
+        else:
+            lo_s = mid
+    return datetime.fromtimestamp(hi_s, UTC)
+
+
+def _local(instant: datetime, zone: ZoneInfo) -> datetime:
+    return instant.astimezone(zone).replace(tzinfo=None)
+
+
+def due_day(at: time, zone: ZoneInfo, now: datetime, *, not_before: datetime | None = None) -> date | None:
+    """The local date whose digest is due at ``now``, or ``None`` before today's time.
+
+    ``not_before`` (the subscription's creation) keeps a subscription made at 10:00 for 09:00
+    from firing at once: its first digest is the first scheduled time after it was made.
+    Whether that day was already sent is the ledger's business, not this function's.
+    """
+    today = now.astimezone(zone).date()
+    when = scheduled_at(today, at, zone)
+    if now < when or (not_before is not None and when < not_before):
+        return None
+    return today
+
+
+def next_run(at: time, zone: ZoneInfo, now: datetime, *, not_before: datetime | None = None) -> datetime:
+    """The next scheduled instant strictly after ``now`` (for "next digest: …" messages)."""
+    day = now.astimezone(zone).date() - timedelta(days=1)
+    for _ in range(4):
+        when = scheduled_at(day, at, zone)
+        if when > now and (not_before is None or when >= not_before):
+            return when
+        day += timedelta(days=1)
+    return scheduled_at(day, at, zone)
+
+
+def subscription_due_day(sub: Subscription, now: datetime) -> date | None:
+    at = parse_local_time(sub.local_time)
+    zone_name = canonical_zone(sub.timezone)
+    if at is None or zone_name is None:
+        log.error(
+            "digest subscription %s has an unusable schedule %r %r", sub.id, sub.local_time, sub.timezone
+        )
+        return None
+    return due_day(at, ZoneInfo(zone_name), now, not_before=sub.created_at)
+
+
+def subscription_next_run(sub: Subscription, now: datetime) -> datetime | None:
+    at = parse_local_time(sub.local_time)
+    zone_name = canonical_zone(sub.timezone)
+    if at is None or zone_name is None:
+        return None
+    return next_run(at, ZoneInfo(zone_name), now, not_before=sub.created_at)
+
+
+def org_zone(xero_timezone: str | None) -> str:
+    """Xero's Windows-style ``Timezone`` (``NEWZEALANDSTANDARDTIME``) as an IANA name, else UTC."""
+    return iana_zone(xero_timezone, "UTC")
+
+
+# =========================================================================== content (pure)
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """One bank account's unreconciled items. ``total`` is signed: spend negative."""
+
+    account_id: str | None
+    name: str
+    code: str | None
+    currency: str | None
+    count: int
+    spend_count: int
+    receive_count: int
+    total: Decimal
+    oldest: date
+
+
+@dataclass(frozen=True)
+class DigestContent:
+    tenant_id: str
+    org_name: str
+    local_date: date
+    accounts: tuple[AccountSummary, ...]
+    oldest: tuple[BankTransaction, ...]
+    count: int
+    complete: bool  # False: more than MAX_PAGES pages, so the figures are "at least"
+
+    @property
+    def is_clear(self) -> bool:
+        return self.count == 0 and self.complete
+
+    @property
+    def more(self) -> int:
+        """Items not shown in the oldest-items list."""
+        return max(0, self.count - len(self.oldest))
+
+    @property
+    def totals(self) -> tuple[tuple[str | None, Decimal], ...]:
+        """Signed totals per currency, largest share first (accounts can hold other currencies)."""
+        by_currency: dict[str | None, Decimal] = defaultdict(Decimal)
+        for account in self.accounts:
+            by_currency[account.currency] += account.total
+        return tuple(sorted(by_currency.items(), key=lambda kv: (-abs(kv[1]), kv[0] or "")))
+
+    @property
+    def oldest_date(self) -> date | None:
+        return min((a.oldest for a in self.accounts), default=None)
+
+
+def summarise(
+    txns: Iterable[BankTransaction],
+    *,
+    tenant_id: str,
+    org_name: str,
+    local_date: date,
+    complete: bool = True,
+    max_items: int = DEFAULT_ITEMS,
+) -> DigestContent:
+    """Group unreconciled transactions by bank account; keep the ``max_items`` oldest.
+
+    Anything that is not authorised, unreconciled spend/receive money is ignored, so the
+    figures mean what the message says even if Xero's filter were looser than asked.
+    """
+    rows = [
+        t for t in txns if t.type in ("SPEND", "RECEIVE") and t.status == "AUTHORISED" and not t.is_reconciled
+    ]
+    rows.sort(key=lambda t: (t.date, t.bank_transaction_id))
+    groups: dict[str, list[BankTransaction]] = {}
+    for t in rows:
+        key = t.bank_account.account_id or t.bank_account.code or t.bank_account.name or "?"
+        groups.setdefault(key, []).append(t)
+    accounts = [
+        AccountSummary(
+            account_id=items[0].bank_account.account_id,
+            name=items[0].bank_account.name or items[0].bank_account.code or "Bank account",
+            code=items[0].bank_account.code,
+            currency=items[0].currency_code,
+            count=len(items),
+            spend_count=sum(1 for t in items if t.is_spend),
+            receive_count=sum(1 for t in items if not t.is_spend),
+            total=sum((t.signed_total for t in items), Decimal(0)),
+            oldest=items[0].date,
+        )
+        for items in groups.values()
+    ]
+    accounts.sort(key=lambda a: (-a.count, a.name.casefold()))
+    return DigestContent(
+        tenant_id=tenant_id,
+        org_name=org_name,
+        local_date=local_date,
+        accounts=tuple(accounts),
+        oldest=tuple(rows[: max(0, max_items)]),
+        count=len(rows),
+        complete=complete,
+    )
+
+
+def search_query(content: DigestContent, account: AccountSummary | None = None) -> str:
+    """The ``/recon search`` text that lists what a digest (or one account of it) counted.
+
+    Built only from values Xero gave us; quotes inside names are dropped so the query parses.
+    ``from:`` reaches back to the oldest item (searches default to 90 days).
+    """
+    oldest = account.oldest if account else content.oldest_date
+    parts = ["status:unreconciled"]
+    if account is not None:
+        if account.code and re.fullmatch(r"[A-Za-z0-9_.-]{1,20}", account.code):
+            parts.append(f"account:{account.code}")
+        else:
+            parts.append(f'account:"{_unquote(account.name)}"')
+    if oldest is not None:
+        parts.append(f"from:{oldest.isoformat()}")
+    parts.append(f'org:"{_unquote(content.org_name)}"')
+    return " ".join(parts)
+
+
+def _unquote(text: str) -> str:
+    return re.sub(r"[\"“”„‟＂\s]+", " ", text).strip()[:200]
+
+
+# =========================================================================== fetching
+
+
+@dataclass(frozen=True)
+class Fetched:
+    transactions: tuple[BankTransaction, ...]
+    complete: bool
+    calls: int
+
+
+def fetch_unreconciled(xero: XeroClient, auth: TokenSource, *, max_pages: int = MAX_PAGES) -> Fetched:
+    """Every unreconciled spend/receive transaction, oldest first: one call per 1,000 items."""
+    found: list[BankTransaction] = []
+    calls = 0
+    for page_no in range(1, max_pages + 1):
+        page = xero.list_bank_transactions(auth, UNRECONCILED, page=page_no, page_size=PAGE_SIZE, order=ORDER)
+        calls += 1
+        found.extend(page.transactions)
+        more = page.has_more
+        if more is None:
+            more = len(page.transactions) >= PAGE_SIZE
+        if not more or not page.transactions:
+            return Fetched(tuple(found), True, calls)
+    return Fetched(tuple(found), False, calls)
+
+
+# =========================================================================== delivery
+
+
+class PostFailed(Exception):
+    """Slack did not take a message. ``delivered`` is False when it certainly was not posted
+    (Slack answered with an error) and None when nobody knows (timeout, dropped connection)."""
+
+    def __init__(self, code: str, *, delivered: bool | None = False) -> None:
+        super().__init__(code)
+        self.code = code
+        self.delivered = delivered
+
+
+class Poster(Protocol):
+    """What the digest needs from Slack; the Slack layer implements it (``SlackPoster``).
+
+    Every method raises :class:`PostFailed` when Slack does not take the message.
+    """
+
+    def digest(self, channel_id: str, content: DigestContent) -> None: ...
+
+    def dead_connection(self, sub: Subscription, *, reconnect: bool) -> None:
+        """Tell the subscribed channel that today's digest could not be prepared."""
+
+    def owner_disconnected(self, sub: Subscription, consent_url: str) -> None:
+        """DM the owner: the organisation is no longer reachable through their login."""
+
+    def reconnect(self, grant: GrantView, consent_url: str, org_names: Sequence[str]) -> None:
+        """DM a grant's user: Xero stopped accepting the connection; here is a fresh link."""
+
+    def cannot_post(self, sub: Subscription, code: str) -> None:
+        """DM the owner: the digest could not be posted in the channel (invite the bot)."""
+
+
+@dataclass
+class RunReport:
+    """What one tick did, for logs and the benchmark."""
+
+    due: int = 0
+    claimed: int = 0
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    retrying: int = 0
+    xero_calls: dict[str, int] = field(default_factory=dict)
+    outcomes: dict[int, str] = field(default_factory=dict)  # subscription id → status
+
+    def merge(self, other: RunReport) -> None:
+        for name in ("due", "claimed", "sent", "skipped", "failed", "retrying"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for tenant, calls in other.xero_calls.items():
+            self.xero_calls[tenant] = self.xero_calls.get(tenant, 0) + calls
+        self.outcomes.update(other.outcomes)
+
+
+@dataclass(frozen=True)
+class Due:
+    sub: Subscription
+    claim: Claim
+
+
+@dataclass(frozen=True)
+class SubscriptionStatus:
+    sub: Subscription
+    next_run: datetime | None
+    last_run: Run | None
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    subscription: Subscription
+    created: bool
+    previous: Subscription | None
+    next_run: datetime | None
+    timezone_note: str | None  # why the zone is not the one asked for / the org's
+
+
+class DigestService:
+    """Subscriptions and delivery. One per process (see :func:`digest_service`)."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        workers: int = DIGEST_WORKERS,
+        max_items: int = DEFAULT_ITEMS,
+        max_pages: int = MAX_PAGES,
+    ) -> None:
+        self.services = services
+        self.db = services.db
+        self.workers = max(1, workers)
+        self.max_items = max_items
+        self.max_pages = max_pages
+
+    # ------------------------------------------------------------------ subscriptions
+
+    def subscribe(
+        self,
+        team_id: str,
+        user_id: str,
+        channel_id: str,
+        *,
+        local_time: str | None,
+        timezone: str | None,
+        skip_when_clear: bool,
+    ) -> Subscribed:
+        """Subscribe ``channel_id`` to the user's default organisation. Arguments are already
+        validated (:func:`parse_local_time`, :func:`canonical_zone`); ``None`` means default."""
+        tenant = self.services.connect.require_tenant(team_id, user_id, None)
+        note = None
+        if timezone is None:
+            timezone, note = self._org_timezone(team_id, user_id, tenant)
+        moment = self.services.now()
+        result = ledger.upsert_subscription(
+            self.db,
+            slack_team_id=team_id,
+            channel_id=channel_id,
+            owner_user_id=user_id,
+            tenant_id=tenant.tenant_id,
+            tenant_name=tenant.tenant_name,
+            local_time=local_time or DEFAULT_TIME,
+            timezone=timezone,
+            skip_when_clear=skip_when_clear,
+            now=lambda: moment,
+        )
+        sub = result.subscription
+        return Subscribed(sub, result.created, result.previous, subscription_next_run(sub, moment), note)
+
+    def _org_timezone(self, team_id: str, user_id: str, tenant: TenantView) -> tuple[str, str | None]:
+        if tenant.timezone:
+            return org_zone(tenant.timezone), None
+        try:
+            zone = self.services.connect.org_timezone(team_id, user_id, tenant.tenant_id)
+        except XeroError as exc:
+            log.warning("organisation time zone unavailable for %s: %s", tenant.tenant_id, exc)
+            return "UTC", (
+                "I couldn't read the organisation's time zone from Xero just now, so I used UTC — "
+                "add a zone (e.g. `Pacific/Auckland`) to change it."
+            )
+        return (canonical_zone(zone) or org_zone(zone)), None
+
+    def unsubscribe(self, team_id: str, user_id: str, channel_id: str) -> list[Subscription]:
+        """Turn off this channel's digest of the user's default organisation (whoever set it up —
+        the user can see that organisation), or else every digest the user owns in this channel."""
+        here = ledger.subscriptions_in_channel(self.db, team_id, channel_id)
+        default = self.services.connect.default_org(team_id, user_id)
+        chosen = [s for s in here if default is not None and s.tenant_id == default.tenant_id]
+        if not chosen:
+            chosen = [s for s in here if s.owner_user_id == user_id]
+        ledger.delete_subscriptions(s.id for s in chosen)
+        return chosen
+
+    def remove(self, team_id: str, user_id: str, subscription_id: int) -> Subscription:
+        """The App Home's Remove button: only the owner's own subscriptions."""
+        sub = ledger.get_subscription(self.db, subscription_id)
+        if sub is None or sub.slack_team_id != team_id or sub.owner_user_id != user_id:
+            raise ServiceError("That digest is already gone, or it isn't yours to remove.")
+        ledger.delete_subscriptions([sub.id])
+        return sub
+
+    def subscriptions(self, team_id: str, user_id: str) -> list[Subscription]:
+        return ledger.subscriptions_of_user(self.db, team_id, user_id)
+
+    def status(self, team_id: str, user_id: str) -> list[SubscriptionStatus]:
+        now = self.services.now()
+        return [
+            SubscriptionStatus(s, subscription_next_run(s, now), ledger.last_run(self.db, s.id))
+            for s in self.subscriptions(team_id, user_id)
+        ]
+
+    # ------------------------------------------------------------------ on demand
+
+    def build_now(self, team_id: str, user_id: str) -> DigestContent:
+        """Today's digest of the user's default organisation, read with the user's own connection
+        (``/recon digest now``: no ledger row, nothing scheduled changes)."""
+        tenant = self.services.connect.require_tenant(team_id, user_id, None)
+        zone_name, _ = self._org_timezone(team_id, user_id, tenant)
+        source = self.services.tokens.source(team_id, user_id, tenant.tenant_id)
+        fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
+        return summarise(
+            fetched.transactions,
+            tenant_id=tenant.tenant_id,
+            org_name=tenant.tenant_name,
+            local_date=self.services.now().astimezone(ZoneInfo(zone_name)).date(),
+            complete=fetched.complete,
+            max_items=self.max_items,
+        )
+
+    # ------------------------------------------------------------------ the clock
+
+    def claim_due(self, now: datetime) -> tuple[list[Due], RunReport]:
+        """Find what is due and claim it in the ledger; only claimed work is returned."""
+        report = RunReport()
+        candidates = [
+            (sub, day)
+            for sub in ledger.enabled_subscriptions(self.db)
+            if (day := subscription_due_day(sub, now))
+        ]
+        report.due = len(candidates)
+        runs = ledger.runs_for(self.db, [(sub.id, day) for sub, day in candidates])
+        claimed: list[Due] = []
+        for sub, day in candidates:
+            run = runs.get((sub.id, day))
+            if run is None:
+                claim = ledger.claim_run(self.db, sub.id, day, now=lambda: now)
+            elif ledger.retry_due(run, now):
+                claim = ledger.reclaim_run(self.db, run, now=lambda: now)
+            else:
+                if ledger.exhausted(run, now) and ledger.give_up(self.db, run, now=lambda: now):
+                    log.warning("digest %s for %s: gave up after %s attempts", sub.id, day, run.attempt)
+                claim = None
+            if claim is not None:
+                claimed.append(Due(sub, claim))
+        report.claimed = len(claimed)
+        return claimed, report
+
+    def run_due(self, now: datetime, poster: Poster) -> RunReport:
+        """One tick: claim, then deliver each organisation's due digests from one fetch.
+
+        Organisations are worked on in parallel (bounded) so a 09:00 rush of many organisations
+        finishes quickly, while each organisation costs one Xero call per 1,000 items however many
+        channels subscribe to it — far inside Xero's 60 calls a minute.
+        """
+        claimed, report = self.claim_due(now)
+        by_tenant: dict[str, list[Due]] = defaultdict(list)
+        for item in claimed:
+            by_tenant[item.sub.tenant_id].append(item)
+        if not by_tenant:
+            return report
+        workers = min(self.workers, len(by_tenant))
+        if workers == 1:
+            results = [self._deliver_org(items, now, poster) for items in by_tenant.values()]
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-digest") as pool:
+                results = list(
+                    pool.map(lambda items: self._deliver_org(items, now, poster), by_tenant.values())
+                )
+        for result in results:
+            report.merge(result)
+        return report
+
+    def _deliver_org(self, items: list[Due], now: datetime, poster: Poster) -> RunReport:
+        report = RunReport()
+        try:
+            self._deliver_org_inner(items, now, poster, report)
+        except Exception:
+            # Isolation boundary: one organisation's surprise must not stop the others. Claims it
+            # left in "claimed" posted nothing, so they go stale and are retried after the lease.
+            log.exception("digest delivery for organisation %s failed", items[0].sub.tenant_id)
+            for item in items:
+                report.outcomes.setdefault(item.sub.id, "error")
+        return report
+
+    def _deliver_org_inner(self, items: list[Due], now: datetime, poster: Poster, report: RunReport) -> None:
+        tenant_id = items[0].sub.tenant_id
+        live: list[tuple[Due, TenantView]] = []
+        for item in items:
+            access = grants.find_user_tenant(
+                self.db, item.sub.slack_team_id, item.sub.owner_user_id, tenant_id
+            )
+            if access is None:
+                self._dead(item, None, now, poster, report)
+            elif access.grant_status == GRANT_NEEDS_RECONNECT:
+                self._dead(item, access.grant_id, now, poster, report)
+            else:
+                live.append((item, access))
+        while live:
+            item, access = live[0]
+            source = self.services.tokens.source_for_grant(access.grant_id, tenant_id)
+            try:
+                fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
+            except NotConnected as exc:
+                # This owner's connection died under us; the next owner may still read it.
+                self._dead(item, access.grant_id if exc.reconnect else None, now, poster, report)
+                live.pop(0)
+                continue
+            except XeroForbidden:
+                self._dead(item, None, now, poster, report)
+                live.pop(0)
+                continue
+            except XeroError as exc:  # rate limited, Xero down, token endpoint down: try later
+                for other, _ in live:
+                    self._retry_later(other, f"xero: {exc}", now, report)
+                return
+            report.xero_calls[tenant_id] = report.xero_calls.get(tenant_id, 0) + fetched.calls
+            for other, other_access in live:
+                content = summarise(
+                    fetched.transactions,
+                    tenant_id=tenant_id,
+                    org_name=other_access.tenant_name or other.sub.tenant_name,
+                    local_date=other.claim.local_date,
+                    complete=fetched.complete,
+                    max_items=self.max_items,
+                )
+                self._post(other, content, now, poster, report)
+            return
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _post(
+        self, item: Due, content: DigestContent, now: datetime, poster: Poster, report: RunReport
+    ) -> None:
+        sub, claim = item.sub, item.claim
+        clock = lambda: now  # noqa: E731 - the tick's one instant
+        if sub.dead_grant_notified_at is not None:
+            ledger.clear_dead_grant_notice(self.db, sub.id)
+        if content.is_clear and sub.skip_when_clear:
+            ledger.finish_run(self.db, claim, ledger.STATUS_SKIPPED, "all clear", now=clock)
+            self._count(report, sub, ledger.STATUS_SKIPPED)
+            return
+        if not ledger.start_posting(self.db, claim, now=clock):
+            log.info("digest %s for %s was taken over by another clock", sub.id, claim.local_date)
+            return
+        try:
+            poster.digest(sub.channel_id, content)
+        except PostFailed as exc:
+            self._post_failed(item, exc, now, poster, report)
+            return
+        ledger.finish_run(
+            self.db,
+            claim,
+            ledger.STATUS_SENT,
+            f"{content.count} items",
+            expect=ledger.STATUS_POSTING,
+            now=clock,
+        )
+        self._count(report, sub, ledger.STATUS_SENT)
+
+    def _post_failed(
+        self, item: Due, exc: PostFailed, now: datetime, poster: Poster, report: RunReport
+    ) -> None:
+        sub, claim = item.sub, item.claim
+        clock = lambda: now  # noqa: E731
+        if exc.delivered is None:
+            # It may be in the channel already: never retry, say so in the ledger.
+            ledger.finish_run(
+                self.db, claim, ledger.STATUS_UNKNOWN, exc.code, expect=ledger.STATUS_POSTING, now=clock
+            )
+            log.warning("digest %s for %s: outcome unknown (%s)", sub.id, claim.local_date, exc.code)
+            self._count(report, sub, ledger.STATUS_UNKNOWN)
+            return
+        if exc.code in RETRYABLE_POST and claim.attempt < ledger.MAX_ATTEMPTS:
+            ledger.finish_run(
+                self.db,
+                claim,
+                ledger.retry_status(claim.attempt),
+                f"slack: {exc.code}",
+                expect=ledger.STATUS_POSTING,
+                now=clock,
+            )
+            self._count(report, sub, "retry")
+            return
+        ledger.finish_run(
+            self.db, claim, ledger.STATUS_FAILED, exc.code, expect=ledger.STATUS_POSTING, now=clock
+        )
+        self._count(report, sub, ledger.STATUS_FAILED)
+        if exc.code in CANNOT_POST and not self._told_before(sub, claim.local_date, exc.code):
+            try:
+                poster.cannot_post(sub, exc.code)
+            except PostFailed as dm_exc:
+                log.warning("could not DM %s about digest %s: %s", sub.owner_user_id, sub.id, dm_exc.code)
+
+    def _told_before(self, sub: Subscription, day: date, code: str) -> bool:
+        """Once per incident: the previous day already failed the same way (and said so)."""
+        previous = ledger.last_run(self.db, sub.id, before=day)
+        return previous is not None and previous.status == ledger.STATUS_FAILED and previous.detail == code
+
+    def _retry_later(self, item: Due, detail: str, now: datetime, report: RunReport) -> None:
+        status = (
+            ledger.retry_status(item.claim.attempt)
+            if item.claim.attempt < ledger.MAX_ATTEMPTS
+            else ledger.STATUS_FAILED
+        )
+        ledger.finish_run(self.db, item.claim, status, detail, now=lambda: now)
+        log.warning("digest %s for %s: %s (%s)", item.sub.id, item.claim.local_date, detail, status)
+        self._count(report, item.sub, "retry" if status != ledger.STATUS_FAILED else status)
+
+    def _dead(
+        self, item: Due, dead_grant_id: int | None, now: datetime, poster: Poster, report: RunReport
+    ) -> None:
+        """The owner can't read this organisation any more: skip the day, say so once.
+
+        ``dead_grant_id`` is the owner's grant Xero stopped accepting (reconnect fixes it);
+        ``None`` means the organisation is simply not connected through the owner's login.
+        """
+        sub, claim = item.sub, item.claim
+        reconnect = dead_grant_id is not None
+        detail = "connection needs reconnecting" if reconnect else "organisation not connected for the owner"
+        ledger.finish_run(self.db, claim, ledger.STATUS_SKIPPED, detail, now=lambda: now)
+        self._count(report, sub, ledger.STATUS_SKIPPED)
+        if dead_grant_id is not None:
+            grant = grants.get_grant(self.db, dead_grant_id)
+            if grant is not None:
+                self.notify_reconnect(grant, poster, now=now)
+        if not ledger.claim_dead_grant_notice(self.db, sub.id, now=lambda: now):
+            return
+        try:
+            poster.dead_connection(sub, reconnect=reconnect)
+        except PostFailed as exc:
+            log.warning("could not tell channel %s about digest %s: %s", sub.channel_id, sub.id, exc.code)
+        if not reconnect:
+            consent = self.services.connect.consent_url(sub.slack_team_id, sub.owner_user_id)
+            try:
+                poster.owner_disconnected(sub, consent)
+            except PostFailed as exc:
+                log.warning("could not DM %s about digest %s: %s", sub.owner_user_id, sub.id, exc.code)
+
+    def notify_reconnect(self, grant: GrantView, poster: Poster, *, now: datetime) -> bool:
+        """One DM per ``needs_reconnect`` incident, whoever notices first (clock or web)."""
+        if not grants.claim_reconnect_notice(self.db, grant.id, now=lambda: now):
+            return False
+        names = [
+            t.tenant_name
+            for t in grants.user_tenants(self.db, grant.slack_team_id, grant.slack_user_id)
+            if t.grant_id == grant.id
+        ]
+        try:
+            poster.reconnect(
+                grant, self.services.connect.consent_url(grant.slack_team_id, grant.slack_user_id), names
+            )
+        except PostFailed as exc:
+            log.warning("could not DM %s to reconnect grant %s: %s", grant.slack_user_id, grant.id, exc.code)
+            return False
+        return True
+
+    @staticmethod
+    def _count(report: RunReport, sub: Subscription, status: str) -> None:
+        report.outcomes[sub.id] = status
+        if status == ledger.STATUS_SENT:
+            report.sent += 1
+        elif status == ledger.STATUS_SKIPPED:
+            report.skipped += 1
+        elif status == "retry":
+            report.retrying += 1
+        else:
+            report.failed += 1
+
+
+def digest_service(services: Services) -> DigestService:
+    """The process's :class:`DigestService`, kept on ``services.extras``."""
+    existing = services.extras.get("digest")
+    if isinstance(existing, DigestService):
+        return existing
+    created = DigestService(services)
+    services.extras["digest"] = created
+    return created
