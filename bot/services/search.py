@@ -9,6 +9,7 @@ whether a Next page exists — is filled.
 from __future__ import annotations
 
 import threading
+import uuid
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,7 +96,7 @@ class SearchService:
         if query.account:
             accounts, fetched = self._bank_accounts(source)
             calls += fetched
-            account_id = _pick_account(query.account, accounts).account_id
+            account_id = uuid.UUID(_pick_account(query.account, accounts).account_id)
         txn_filter = query.to_filter(bank_account_id=account_id)
         needs_text = bool(query.text_terms or query.contact or query.reference)
 

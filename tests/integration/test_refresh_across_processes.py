@@ -1,0 +1,64 @@
+"""Sixteen processes find the same expired token at once: Xero sees exactly one refresh."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.integration.world import make_world
+
+
+@pytest.fixture
+def world(db, db_url):
+    w = make_world(db, db_url, transactions=20)
+    yield w
+    w.services.close()
+    w.sb.stop()
+
+
+def _worker(db_url, key, sandbox_url, offset_s, grant_id, barrier, results) -> None:
+    from bot.services.tokens import TokenService
+    from bot.xero.oauth import XeroOAuth
+    from storage.crypto import TokenCipher
+    from storage.db import Database
+
+    db = Database(db_url, TokenCipher([key]))
+    now = lambda: datetime.now(UTC) + timedelta(seconds=offset_s)  # noqa: E731 - the sandbox's time
+    oauth = XeroOAuth(
+        client_id="recon-sandbox-client",
+        client_secret="recon-sandbox-secret",
+        redirect_uri="http://127.0.0.1:9/xero/callback",
+        scopes=("offline_access",),
+        identity_url=sandbox_url,
+        api_url=sandbox_url,
+        now=now,
+    )
+    service = TokenService(db, oauth.refresh, lambda team, user: "unused", now=now)
+    barrier.wait()
+    results.put(service.access_token(grant_id).token)
+    db.dispose()
+
+
+def test_sixteen_processes_cause_exactly_one_refresh_at_xero(world, db_url, encryption_key):
+    grant = world.consent().grant
+    world.sb.clock.advance(31 * 60)
+    world.sb.faults.latency(300)  # the refresh takes a while: the others pile up behind the lock
+    offset = (world.sb.clock.now() - datetime.now(UTC)).total_seconds()
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(16), ctx.Queue()
+    procs = [
+        ctx.Process(
+            target=_worker, args=(db_url, encryption_key, world.sb.url, offset, grant.id, barrier, results)
+        )
+        for _ in range(16)
+    ]
+    for p in procs:
+        p.start()
+    tokens = [results.get(timeout=90) for _ in procs]
+    for p in procs:
+        p.join(timeout=30)
+        assert p.exitcode == 0
+    assert len(world.refresh_requests()) == 1
+    assert len(set(tokens)) == 1
