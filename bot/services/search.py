@@ -9,8 +9,8 @@ whether a Next page exists — is filled.
 from __future__ import annotations
 
 import threading
-import uuid
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
