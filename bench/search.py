@@ -17,6 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from cryptography.fernet import Fernet  # noqa: E402
+
 from bot.sandbox.xero import XeroSandbox  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
 from storage import open_database  # noqa: E402
@@ -29,7 +31,7 @@ def run(size: int, latency_ms: int) -> list[tuple[str, int, float, int]]:
     sb = XeroSandbox(seed=11, transactions=size, organisations=1, redirect_uris=[REDIRECT]).start()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{tmp}/bench.db"
-        db = open_database(url)
+        db = open_database(url, Fernet.generate_key().decode())
         services = build_services(settings_for(sb, url), db=db, now=sb.clock.now)
         world = World(sb=sb, services=services, db=db)
         world.consent(USER)

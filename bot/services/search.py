@@ -27,8 +27,8 @@ from storage.grants import TenantView
 from storage.models import utcnow
 
 PAGE_ROWS = 10
-SCAN_PAGE_SIZE = 500
-MAX_SCAN_PAGES = 20  # 10,000 rows per text search at most; past that, ask for a narrower query
+SCAN_PAGE_SIZE = 1000
+MAX_SCAN_PAGES = 10  # 10,000 rows per text search at most; past that, ask for a narrower query
 ACCOUNT_CACHE_SECONDS = 300
 
 
