@@ -110,3 +110,22 @@ def sqlite_db(tmp_path, encryption_key: str) -> Iterator[Database]:
     migrate.upgrade(database.engine)
     yield database
     database.dispose()
+
+
+def xero_spec_path(name: str = "xero_accounting.yaml"):
+    """Xero's OpenAPI file: ``$RECON_XERO_SPEC_DIR``, else the ``shared/xero`` folder beside the repo.
+
+    Returns None when absent (a newcomer's clone); under CI its absence is a failure, so the
+    conformance tests can never pass by skipping.
+    """
+    from pathlib import Path
+
+    folder = Path(
+        os.environ.get("RECON_XERO_SPEC_DIR", Path(__file__).resolve().parents[1].parent / "shared" / "xero")
+    )
+    path = folder / name
+    if path.is_file():
+        return path
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"Xero's OpenAPI spec {path} is missing (CI must validate against it)")
+    return None

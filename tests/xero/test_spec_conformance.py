@@ -1,16 +1,15 @@
 """Requests the client builds, validated against Xero's own OpenAPI spec.
 
-The spec (MIT, XeroAPI/Xero-OpenAPI ``xero_accounting.yaml``) is looked up at
-``$RECON_XERO_SPEC`` or ``spec/xero/xero_accounting.yaml`` in the repository; without it these
-tests skip. Spec checking is off when loading: the file has string defaults on booleans that a
+The spec (MIT, XeroAPI/Xero-OpenAPI ``xero_accounting.yaml``) is looked up by
+``tests.conftest.xero_spec_path``: the ``shared/xero`` folder beside the repository, or
+``$RECON_XERO_SPEC_DIR``; without it these tests skip (and fail under CI).
+Spec checking is off when loading: the file has string defaults on booleans that a
 strict validator refuses, but request validation works.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date
-from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -21,6 +20,7 @@ from bot.xero.client import XeroClient
 from bot.xero.filters import TransactionFilter
 from bot.xero.models import BankTransaction
 from bot.xero.throttle import Throttle
+from tests.conftest import xero_spec_path
 from tests.xero.fakes import FakeClock
 from tests.xero.fixtures import TENANT, TXN_ID, txn_json, txns_envelope
 
@@ -29,12 +29,11 @@ from openapi_core import Config, OpenAPI  # noqa: E402
 from openapi_core.testing import MockRequest  # noqa: E402
 from openapi_core.validation.request.exceptions import InvalidRequestBody  # noqa: E402
 
-REPO = Path(__file__).resolve().parents[2]
-SPEC = Path(os.environ.get("RECON_XERO_SPEC", REPO / "spec" / "xero" / "xero_accounting.yaml"))
+SPEC = xero_spec_path()
 API = "https://api.xero.com"
 
 pytestmark = [
-    pytest.mark.skipif(not SPEC.is_file(), reason="Xero OpenAPI spec not available"),
+    pytest.mark.skipif(SPEC is None, reason="Xero OpenAPI spec not available"),
     pytest.mark.filterwarnings("ignore:Unsupported scheme type"),
 ]
 
