@@ -138,6 +138,7 @@ class XeroSandbox:
             "XERO_AUTHORIZE_URL": self.authorize_url,
             "XERO_IDENTITY_URL": self.url,
             "XERO_API_URL": self.url,
+            "XERO_REDIRECT_URI": self._client.redirect_uris[0],
         }
 
     # --- configuration ----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,9 +19,18 @@ class _QuietHandler(WSGIRequestHandler):
 
 class BackgroundServer:
     def __init__(self, app: Callable[..., Any], host: str, port: int) -> None:
-        self._server: BaseWSGIServer = make_server(
-            host, port, app, threaded=True, request_handler=_QuietHandler
-        )
+        # Bind here so a busy port raises OSError to the caller (werkzeug would print and sys.exit).
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((host, port))
+            listener.listen(128)
+            self._server: BaseWSGIServer = make_server(
+                host, port, app, threaded=True, request_handler=_QuietHandler, fd=listener.fileno()
+            )
+        finally:
+            listener.close()  # werkzeug works on its own duplicate of the descriptor
         self._server.daemon_threads = True  # type: ignore[attr-defined]
         # A short poll interval makes stop() quick, which matters when every test starts a sandbox.
         self._thread = threading.Thread(
@@ -36,7 +46,7 @@ class BackgroundServer:
 
     @property
     def port(self) -> int:
-        return int(self._server.server_port)
+        return int(self._server.port)
 
     def start(self) -> None:
         self._thread.start()
