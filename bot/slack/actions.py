@@ -21,8 +21,8 @@ from bot.slack.refs import (
     ACTION_DISCONNECT_CANCEL,
     ACTION_EDIT,
     ACTION_EDIT_RELOAD,
-    ACTION_MAKE_DEFAULT,
-    ACTION_PAGE,
+    ACTION_MAKE_DEFAULT_RE,
+    ACTION_PAGE_RE,
     BLOCK_DM_DEFAULTS,
     LINK_PREFIX,
     DisconnectRef,
@@ -154,7 +154,7 @@ def on_disconnect_cancel(ack: Any, respond: Any) -> None:
 def register(app: App, services: Any, handoff: Handoff) -> None:
     app.action(re.compile("^" + re.escape(LINK_PREFIX)))(on_link)
 
-    @app.action(ACTION_PAGE)
+    @app.action(ACTION_PAGE_RE)
     def page(ack, body, respond) -> None:
         on_page(services, handoff, ack=ack, body=body, respond=respond)
 
@@ -166,7 +166,7 @@ def register(app: App, services: Any, handoff: Handoff) -> None:
     def edit_reload(ack, body, client) -> None:
         on_edit_reload(services, handoff, ack=ack, body=body, client=client)
 
-    @app.action(ACTION_MAKE_DEFAULT)
+    @app.action(ACTION_MAKE_DEFAULT_RE)
     def make_default(ack, body, client, respond) -> None:
         on_make_default(services, ack=ack, body=body, client=client, respond=respond)
 

@@ -35,10 +35,14 @@ SLACK_TIMEOUT_S = 10
 DIGEST_COMMANDS_MODULE = "bot.slack.digest_commands"
 
 
-def make_client(settings: Any) -> WebClient:
-    """The bot's Web API client (also used outside Bolt, e.g. for the consent DM)."""
+def make_client(settings: Any, *, with_token: bool = True) -> WebClient:
+    """The bot's Web API client (also used outside Bolt, e.g. for the consent DM).
+
+    Bolt's own client carries no token: with ``authorize=`` Bolt puts the token from the
+    authorize result on each request's client (and warns if the app-level client has one).
+    """
     return WebClient(
-        token=settings.slack_bot_token.reveal(),
+        token=settings.slack_bot_token.reveal() if with_token else None,
         base_url=settings.slack_api_url,
         timeout=SLACK_TIMEOUT_S,
         retry_handlers=[
@@ -79,8 +83,7 @@ class Identity:
 
 def build_app(settings: Any, services: Any, *, identity: Identity | None = None) -> App:
     """A fully wired Bolt app; ``identity`` lets ``serve()`` share the start-up ``auth.test``."""
-    client = make_client(settings)
-    identity = identity or Identity(client)
+    identity = identity or Identity(make_client(settings))
     token = settings.slack_bot_token.reveal()
 
     def authorize(enterprise_id: str | None = None, team_id: str | None = None, **_: Any) -> AuthorizeResult:
@@ -97,7 +100,7 @@ def build_app(settings: Any, services: Any, *, identity: Identity | None = None)
         # Always checked over HTTP. In Socket Mode there may be no secret: Bolt skips the check for
         # socket requests, and ``bot.web`` does not serve /slack/events at all then.
         signing_secret=settings.slack_signing_secret.reveal(),
-        client=client,
+        client=make_client(settings, with_token=False),
         authorize=authorize,
         process_before_response=False,
         listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"),

@@ -238,8 +238,12 @@ def consent_success_dm(orgs: Sequence[Org], added: Sequence[Org] = ()) -> Messag
     if default is not None and others:
         blocks.append(kit.section(f"Your default organisation is *{tx.safe(default.tenant_name, 100)}*."))
         buttons = [
-            kit.button(f"Make {tx.plain(o.tenant_name, 50)} default", ACTION_MAKE_DEFAULT, value=o.tenant_id)
-            for o in others[:MAX_DEFAULT_BUTTONS]
+            kit.button(
+                f"Make {tx.plain(o.tenant_name, 50)} default",
+                f"{ACTION_MAKE_DEFAULT}_{n}",
+                value=o.tenant_id,
+            )
+            for n, o in enumerate(others[:MAX_DEFAULT_BUTTONS])
         ]
         blocks.append(kit.actions(*buttons, block_id=BLOCK_DM_DEFAULTS))
     blocks.append(kit.context("Try `/recon search from:30d status:unreconciled` or `/recon help`."))
@@ -294,7 +298,12 @@ def note_message(text_mrkdwn: str, fallback: str | None = None) -> Message:
 
 
 # ------------------------------------------------------------------ search
-def searching_message(org_label: str) -> Message:
+def searching_message(org_label: str | None) -> Message:
+    """The immediate ack of a search; the result replaces it."""
+    if org_label is None:
+        return kit.message(
+            "Checking your Xero connection…", [kit.context("⏳ Checking your Xero connection…")]
+        )
     label = tx.safe(org_label, 100)
     return kit.message(f"Searching {tx.plain(org_label, 100)}…", [kit.context(f"⏳ Searching {label}…")])
 
@@ -323,9 +332,9 @@ def search_message(result: Any) -> Message:
     blocks.append(kit.divider())
     nav = []
     if result.has_prev and result.prev_cursor:
-        nav.append(kit.button("‹ Prev", ACTION_PAGE, value=result.prev_cursor))
+        nav.append(kit.button("‹ Prev", ACTION_PAGE + "_prev", value=result.prev_cursor))
     if result.has_next and result.next_cursor:
-        nav.append(kit.button("Next ›", ACTION_PAGE, value=result.next_cursor))
+        nav.append(kit.button("Next ›", ACTION_PAGE + "_next", value=result.next_cursor))
     if nav:
         blocks.append(kit.actions(*nav, block_id=f"nav_{result.page}"))
     footer = [f"page {result.page:,}"]
@@ -348,7 +357,7 @@ def _no_results(result: Any, header: str) -> Message:
         )
     blocks = [kit.section(header), kit.section(body)]
     if result.has_prev and result.prev_cursor:
-        blocks.append(kit.actions(kit.button("‹ Prev", ACTION_PAGE, value=result.prev_cursor)))
+        blocks.append(kit.actions(kit.button("‹ Prev", ACTION_PAGE + "_prev", value=result.prev_cursor)))
     return kit.message(f"No transactions found in {tx.plain(result.org.tenant_name, 100)}.", blocks)
 
 

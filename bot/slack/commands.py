@@ -132,14 +132,17 @@ def cmd_search(cmd: Command, args: str) -> None:
     start()
 
 
-def _org_label(cmd: Command, org_name: str | None) -> str:
-    """The organisation to name in "Searching …" — a read only; the service decides for real."""
+def _org_label(cmd: Command, org_name: str | None) -> str | None:
+    """The organisation to name in "Searching …" (a read only; the service decides for real).
+
+    None when the user has no organisation at all: the search will answer with the consent button.
+    """
     connect = cmd.services.connect
     if org_name:
         found = connect.find_orgs(cmd.team_id, cmd.user_id, unescape(org_name))
         return found[0].tenant_name if len(found) == 1 else unescape(org_name)
     default = connect.default_org(cmd.team_id, cmd.user_id)
-    return default.tenant_name if default is not None else "Xero"
+    return default.tenant_name if default is not None else None
 
 
 def cmd_edit(cmd: Command, args: str) -> None:

@@ -23,12 +23,17 @@ LINK_PREFIX = "recon_link_"
 ACTION_CONNECT_LINK = LINK_PREFIX + "connect"
 ACTION_SLACK_HOME_LINK = LINK_PREFIX + "home"
 
-ACTION_PAGE = "recon_page"  # value: a search cursor
+# Several buttons of one kind can share an actions block, where Slack wants distinct action ids:
+# those ids carry a suffix and are matched by prefix (see the *_RE patterns).
+ACTION_PAGE = "recon_page"  # + "_prev" / "_next"; value: a search cursor
 ACTION_EDIT = "recon_edit"  # value: EditRef.encode()
-ACTION_MAKE_DEFAULT = "recon_make_default"  # value: tenant id
+ACTION_MAKE_DEFAULT = "recon_make_default"  # + "_<n>"; value: tenant id
 ACTION_DISCONNECT = "recon_disconnect"  # value: DisconnectRef.encode()
 ACTION_DISCONNECT_CANCEL = "recon_disconnect_cancel"
 ACTION_EDIT_RELOAD = "recon_edit_reload"  # inside the modal; the view's metadata says what to load
+
+ACTION_PAGE_RE = re.compile(r"^recon_page(_\w+)?$")
+ACTION_MAKE_DEFAULT_RE = re.compile(r"^recon_make_default(_\w+)?$")
 
 VIEW_EDIT = "recon_edit_view"
 BLOCK_DM_DEFAULTS = "recon_dm_defaults"  # the "Make default" row of the consent DM

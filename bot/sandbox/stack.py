@@ -1,0 +1,180 @@
+"""Everything on 127.0.0.1 in one process: the Xero sandbox, the Slack stand-in and the bot's web app.
+
+Used by the end-to-end tests, ``bench/ack.py`` and the demo. Each piece talks to the others
+over real sockets exactly as in production — the bot only knows them through its settings — on
+free ports, with a throw-away SQLite database::
+
+    with Stack() as stack:
+        alice = stack.slack.add_user("U0ALICE", "alice")
+        stack.connect(alice)                      # /recon connect → consent → callback → DM
+        alice.command("/recon", "search zephyr")  # signed, delivered to stack.events_url
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import requests
+from cryptography.fernet import Fernet
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings
+from bot.sandbox.slack import SlackSandbox
+from bot.sandbox.xero import XeroSandbox
+
+log = logging.getLogger(__name__)
+
+
+class _Late:
+    """A WSGI app filled in after the server is bound (the bot's settings need the port)."""
+
+    def __init__(self) -> None:
+        self.app: Callable[..., Iterable[bytes]] | None = None
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if self.app is None:
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+            return [b"starting"]
+        return self.app(environ, start_response)
+
+
+class _Quiet(WSGIRequestHandler):
+    """No access log: tests and the demo have their own output."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+class Stack:
+    """The three parties wired together. ``bot_url`` is the bot's base URL; Slack posts to ``events_url``.
+
+    ``xero_options`` go to :class:`XeroSandbox` (``transactions``, ``organisations``, limits…);
+    ``workers`` sizes the services executor (the pool for Xero work).
+    """
+
+    def __init__(
+        self,
+        *,
+        xero: XeroSandbox | None = None,
+        slack: SlackSandbox | None = None,
+        xero_options: dict[str, Any] | None = None,
+        workers: int = 32,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.xero = xero or XeroSandbox(**(xero_options or {}))
+        self.slack = slack or SlackSandbox()
+        self._workers = workers
+        self._extra_env = dict(env or {})
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.services: Any = None
+        self.settings: Settings | None = None
+        self.web: Any = None
+        self.bolt: Any = None
+        self.bot_url = ""
+        self.events_url = ""
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> Stack:
+        from bot.services.container import build_services
+        from bot.web import build_web
+
+        try:
+            self.xero.start()
+            self.slack.start()
+            late = _Late()
+            self._server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_Quiet)
+            port = self._server.server_port
+            self.bot_url = f"http://127.0.0.1:{port}"
+            self.events_url = f"{self.bot_url}/slack/events"
+            self._tmp = tempfile.TemporaryDirectory(prefix="recon-stack-")
+            redirect_uri = f"{self.bot_url}/xero/callback"
+            self.xero.register_redirect_uri(redirect_uri)
+            environ = {
+                "SLACK_BOT_TOKEN": self.slack.bot_token,
+                "SLACK_SIGNING_SECRET": self.slack.signing_secret,
+                "SLACK_API_URL": self.slack.api_url,
+                **self.xero.bot_settings(),
+                "XERO_REDIRECT_URI": redirect_uri,
+                "DATABASE_URL": f"sqlite:///{Path(self._tmp.name) / 'recon.db'}",
+                "RECON_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+                "PORT": str(port),
+                **self._extra_env,
+            }
+            self.settings = Settings.from_env(environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
+            self.services = build_services(self.settings, now=self.xero.clock.now, workers=self._workers)
+            self.web, self.bolt = build_web(self.settings, self.services)
+            late.app = self.web
+            self.slack.bot_url = self.events_url
+            self._thread = threading.Thread(target=self._server.serve_forever, name="recon-web", daemon=True)
+            self._thread.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+                self._thread = None
+            self._server.server_close()
+            self._server = None
+        if self.services is not None:
+            self.services.close()
+            self.services = None
+        self.slack.stop()
+        self.xero.stop()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> Stack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ conveniences
+    def consent_url_from(self, message: Any) -> str:
+        """The URL of the Connect/Reconnect button in a message the bot showed."""
+        for block in message.blocks or []:
+            for element in block.get("elements") or [block.get("accessory") or {}]:
+                if (
+                    isinstance(element, dict)
+                    and element.get("url")
+                    and "connect" in element.get("action_id", "")
+                ):
+                    return element["url"]
+        raise LookupError("no Connect button in that message")
+
+    def follow_consent(self, consent_url: str) -> requests.Response:
+        """Be the user's browser: Xero's consent page (auto-approving) → redirect → our callback."""
+        return requests.get(consent_url, timeout=10, allow_redirects=True)
+
+    def connect(self, user: Any, *, timeout: float = 5.0) -> requests.Response:
+        """``/recon connect`` as ``user``, press the button in a browser, wait for the welcome DM."""
+        before = len(self.slack.dms(user.id))
+        user.command("/recon", "connect")
+        message = self.slack.wait_for(lambda: _last_with_url(self.slack.ephemerals(user.id)), timeout)
+        page = self.follow_consent(self.consent_url_from(message))
+        if page.status_code != 200:
+            raise RuntimeError(f"consent failed: HTTP {page.status_code}")
+        self.slack.wait_for(lambda: len(self.slack.dms(user.id)) > before, timeout)
+        return page
+
+
+def _last_with_url(messages: list[Any]) -> Any:
+    for message in reversed(messages):
+        for block in message.blocks or []:
+            for element in block.get("elements") or []:
+                if isinstance(element, dict) and element.get("url"):
+                    return message
+    return None
