@@ -211,3 +211,36 @@ def test_too_many_rows_is_rejected_but_an_optimised_narrow_query_works() -> None
         assert narrow.json()["pagination"]["itemCount"] <= 100
     finally:
         sb.stop()
+
+
+def test_date_ranges_match_a_plain_scan(sb: XeroSandbox, api: Api) -> None:
+    everything = all_transactions(api)
+
+    def days(where: str) -> set[str]:
+        return {r["BankTransactionID"] for r in all_transactions(api, where=where)}
+
+    def scan(test) -> set[str]:  # noqa: ANN001 - a small predicate on the date string
+        return {r["BankTransactionID"] for r in everything if test(r["DateString"][:10])}
+
+    assert days("Date>=DateTime(2026,3,1) AND Date<DateTime(2026,4,1)") == scan(
+        lambda d: "2026-03-01" <= d < "2026-04-01"
+    )
+    assert days("DateTime(2026,3,1) < Date && Date <= DateTime(2026,3,31)") == scan(
+        lambda d: "2026-03-01" < d <= "2026-03-31"
+    )
+    some_day = everything[0]["DateString"][:10]
+    y, m, d = (int(p) for p in some_day.split("-"))
+    assert days(f"Date==DateTime({y},{m},{d})") == scan(lambda x: x == some_day)
+    assert days(f"Date==DateTime({y},{m},{d}) OR Date==DateTime(2020,1,1)") == scan(lambda x: x == some_day)
+    assert days("Date>DateTime(2026,6,1) AND Date<DateTime(2026,5,1)") == set()
+
+
+def test_date_range_sees_an_edited_date(sb: XeroSandbox, api: Api) -> None:
+    txn = next(
+        r
+        for r in all_transactions(api, where='Type=="SPEND" AND Status=="AUTHORISED" AND IsReconciled==false')
+    )
+    all_transactions(api, where="Date>=DateTime(2026,1,1)")  # builds the date index
+    assert api.post(f"BankTransactions/{txn['BankTransactionID']}", {"Date": "2025-06-15"}).status_code == 200
+    hits = all_transactions(api, where="Date==DateTime(2025,6,15)")
+    assert txn["BankTransactionID"] in {r["BankTransactionID"] for r in hits}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -350,3 +351,19 @@ def test_modify_transaction_writes_history_as_a_person(sb: XeroSandbox, api: Api
     sb.modify_transaction(api.tenant_id, txn_id, Reference="typed in Xero")
     last = sb.history(api.tenant_id, txn_id)[-1]
     assert last["Changes"] == "Edited" and last["User"] == sb.user["name"]
+
+
+def test_parallel_updates_are_all_applied_one_at_a_time(sb: XeroSandbox, api: Api) -> None:
+    txn = _editable(sb, api.tenant_id)
+    path = f"BankTransactions/{txn['BankTransactionID']}"
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        statuses = list(
+            pool.map(lambda n: api.post(path, {"Reference": f"parallel-{n}"}).status_code, range(40))
+        )
+    assert statuses == [200] * 40
+    edits = [h for h in sb.history(api.tenant_id, txn["BankTransactionID"]) if h["Changes"] == "Edited"]
+    assert len(edits) == 40
+    final = sb.get_transaction(api.tenant_id, txn["BankTransactionID"])
+    assert final["Reference"].startswith("parallel-")
+    assert final["LineItems"] == txn["LineItems"]
+    assert int(final["UpdatedDateUTC"][6:-7]) >= int(txn["UpdatedDateUTC"][6:-7]) + 40

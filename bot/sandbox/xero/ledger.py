@@ -7,12 +7,13 @@ lock guards all data, so concurrent API calls and test-side edits never see half
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -124,6 +125,7 @@ class Ledger:
         self.high_volume_threshold = high_volume_threshold
         self.idempotency_ttl = idempotency_ttl
         self._remembered: dict[tuple[str, str], _Remembered] = {}
+        self._date_index: dict[str, tuple[list[int], list[str]]] = {}  # tenant -> (ordinals, ids) by date
         self.lock = threading.RLock()
 
     # --- lookup ---------------------------------------------------------------------------
@@ -150,8 +152,8 @@ class Ledger:
         except WhereError as exc:
             return _bad_request(str(exc))
         with self.lock:
-            rows = list(self.txns(org).values())
-            total_rows = len(rows)
+            total_rows = len(self.txns(org))
+            rows = self._candidates(org, compiled)
             if total_rows > self.high_volume_threshold and not _optimised(compiled, order):
                 return _bad_request(
                     f"This organisation has more than {self.high_volume_threshold:,} bank transactions: "
@@ -186,6 +188,22 @@ class Ledger:
                 rows = rows[(page - 1) * size : page * size]
             items = [self._render(org, t, with_lines, query.unitdp) for t in rows]
         return Result(200, envelope(self.clock.now(), "BankTransactions", items, **body_extra))
+
+    def _candidates(self, org: Organisation, compiled: Compiled | None) -> list[Txn]:
+        """Rows that can match: a Date range in the where narrows them through a date index."""
+        txns = self.txns(org)
+        lo, hi = _date_range(compiled)
+        if lo is None and hi is None:
+            return list(txns.values())
+        index = self._date_index.get(org.tenant_id)
+        if index is None:
+            ordered = sorted(txns.values(), key=lambda t: t.date)
+            index = ([t.date.toordinal() for t in ordered], [t.id for t in ordered])
+            self._date_index[org.tenant_id] = index
+        ordinals, ids = index
+        start = bisect.bisect_left(ordinals, lo) if lo is not None else 0
+        end = bisect.bisect_right(ordinals, hi) if hi is not None else len(ids)
+        return [txns[i] for i in ids[start:end]]
 
     def get_transaction(self, org: Organisation, txn_id: str, unitdp: int | None = None) -> Result:
         with self.lock:
@@ -254,6 +272,8 @@ class Ledger:
         """Store ``after`` in place of ``before``; UpdatedDateUTC moves forward on every save."""
         after.updated_ms = max(self.now_ms(), before.updated_ms + 1)
         self.txns(org)[after.id] = after
+        if after.date != before.date:
+            self._date_index.pop(org.tenant_id, None)
         if changes:
             self._history(org, before).append(
                 render.history_record("Edited", user, "; ".join(changes) + ".", self.clock.now())
@@ -404,6 +424,23 @@ class Ledger:
                 selected.sort(key=lambda r, spec=spec: _sort_value(spec.get(r)), reverse=k.descending)
             items = [to_json(r) for r in selected]
         return Result(200, envelope(self.clock.now(), key, items))
+
+
+def _date_range(compiled: Compiled | None) -> tuple[int | None, int | None]:
+    """Inclusive bounds (date ordinals) implied by top-level ``Date`` terms against a plain date."""
+    lo: int | None = None
+    hi: int | None = None
+    for c in compiled.constraints if compiled else []:
+        if c.field != "Date" or not isinstance(c.value, date) or isinstance(c.value, datetime):
+            continue
+        day = c.value.toordinal()
+        if c.op in ("==", ">=", ">"):
+            bound = day + (1 if c.op == ">" else 0)
+            lo = bound if lo is None else max(lo, bound)
+        if c.op in ("==", "<=", "<"):
+            bound = day - (1 if c.op == "<" else 0)
+            hi = bound if hi is None else min(hi, bound)
+    return lo, hi
 
 
 def _optimised(compiled: Compiled | None, order: list[OrderKey]) -> bool:

@@ -35,7 +35,7 @@ class BackgroundServer:
         # A short poll interval makes stop() quick, which matters when every test starts a sandbox.
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="xero-sandbox",
             daemon=True,
         )

@@ -44,10 +44,21 @@ class FieldSpec:
     get: Callable[[Any], Any]
 
 
+@dataclass(frozen=True)
+class Constraint:
+    """``field op value`` that every matching row satisfies (a top-level AND term)."""
+
+    field: str
+    op: str
+    value: Any
+
+
 @dataclass
 class Compiled:
     predicate: Callable[[Any], bool]
     used: set[tuple[str, str]] = field(default_factory=set)  # (canonical field, operator)
+    # Terms every match satisfies; lets the caller use an index (e.g. a Date range) before the predicate.
+    constraints: list[Constraint] = field(default_factory=list)
 
 
 _TOKEN = re.compile(
@@ -120,6 +131,7 @@ class _Parser:
         self.i = 0
         self.fields = {k.lower(): (k, v) for k, v in fields.items()}
         self.used: set[tuple[str, str]] = set()
+        self.conjuncts: dict[Callable[[Any], bool], list[Constraint]] = {}
 
     # token helpers
     def peek(self) -> _Tok:
@@ -169,7 +181,12 @@ class _Parser:
             parts.append(self.parse_unary())
         if len(parts) == 1:
             return parts[0]
-        return lambda r: all(p(r) for p in parts)
+
+        def both(r: Any) -> bool:
+            return all(p(r) for p in parts)
+
+        self.conjuncts[both] = [c for p in parts for c in self.conjuncts.get(p, [])]
+        return both
 
     def parse_unary(self) -> Callable[[Any], bool]:
         if self.is_keyword("NOT", "!"):
@@ -351,6 +368,10 @@ class _Parser:
                 )
             return compare(a, b)
 
+        if isinstance(left, _FieldRef) and isinstance(right, _Literal) and not left.transforms:
+            self.conjuncts[fn] = [Constraint(left.name, op, right.value)]
+        elif isinstance(right, _FieldRef) and isinstance(left, _Literal) and not right.transforms:
+            self.conjuncts[fn] = [Constraint(right.name, _FLIPPED[op], left.value)]
         return fn
 
 
@@ -359,6 +380,7 @@ class _Predicate:
     fn: Callable[[Any], bool]
 
 
+_FLIPPED = {"==": "==", "!=": "!=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": lambda a, b: a == b,
     "!=": lambda a, b: a != b,
@@ -432,7 +454,7 @@ def compile_where(text: str, fields: Mapping[str, FieldSpec]) -> Compiled:
     """Parse ``text`` against ``fields``; raises :class:`WhereError` when it is not valid."""
     parser = _Parser(text, fields)
     predicate = parser.parse()
-    return Compiled(predicate, parser.used)
+    return Compiled(predicate, parser.used, parser.conjuncts.get(predicate, []))
 
 
 # --- order ------------------------------------------------------------------------------
