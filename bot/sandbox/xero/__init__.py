@@ -7,18 +7,37 @@ refresh tokens with the 30-minute grace period and 60-day idle expiry, revocatio
 history, Accounts, TrackingCategories, Organisation), with Xero's limits and envelopes, on a
 controllable clock, plus fault injection.
 
-Deliberate deviations from Xero (also listed in the module docstrings where they live):
+Usage::
 
-* ``id_token`` and access tokens are HS256 JWTs (Xero signs RS256 with published keys);
-  the id_token is signed with the client secret, access tokens with a per-sandbox key.
-* The authorize endpoint requires ``state`` (error page without it); Xero does not insist.
-* Only the BankTransactions operations the bot needs exist: no create (PUT/POST collection),
-  attachments, or other endpoints; those answer 404/405.
-* Responses that the OpenAPI spec does not describe (401/403/404/429 bodies) follow what
-  Xero is reported to send: RFC 7807-style JSON for 401/403, the plain-text
-  "The resource you're looking for cannot be found" for 404.
-* The tax model is one rate per TaxType, rounded per line.
-* The ``/_sandbox`` control surface has no authentication (bind it to 127.0.0.1).
+    sb = XeroSandbox(seed=7, transactions=500, clock=SandboxClock(start, ticking=False)).start()
+    settings = sb.bot_settings()   # XERO_CLIENT_ID, XERO_AUTHORIZE_URL, XERO_IDENTITY_URL, XERO_API_URL, ...
+    sb.clock.advance(31 * 60)      # cross the access-token line
+    sb.faults.fail_next(1, 503)    # and see the client cope
+    sb.stop()
+
+Deliberate deviations from Xero:
+
+* ``id_token`` and access tokens are HS256 JWTs (Xero signs RS256 with published keys); the
+  id_token is signed with the client secret, access tokens with a per-sandbox key.
+* The authorize endpoint requires ``state`` (error page without it).
+* Only the operations the bot needs exist: BankTransactions list/get/update/History, Accounts,
+  TrackingCategories, Organisation. No creates, attachments or other endpoints (404/405).
+* Answers the OpenAPI spec does not describe follow what Xero is reported to send:
+  RFC 7807-style JSON for 401/403 (and, here, 429/5xx), plain text "The resource you're looking
+  for cannot be found" for an unknown id. ``/connections`` timestamps have no zone, like
+  Xero's (the spec's ``date-time`` format wants one).
+* One tax rate per TaxType, rounded per line.
+* ``/_sandbox`` has no authentication (bind to 127.0.0.1).
+
+Where Xero's behaviour is undocumented the sandbox guesses (each guess is also noted where it
+lives): string comparisons in ``where`` are case-insensitive and GUID fields need ``guid("…")``;
+the 100,000-row rule counts all matches, paged or not; ``pageSize`` without ``page`` is ignored;
+idempotency keys are remembered 6 minutes; a 429 does not count against limits; a retried
+refresh token inside the grace period leaves the first new pair valid too; access tokens outlive
+a revoke but lose their tenants; a missing scope is 401 ``AuthorizationUnsuccessful``; on update,
+``Tracking`` left out of a line clears it, a reconciled transaction keeps its amount, date and
+bank account, ``LineItems: []`` is refused, Reference is at most 255 characters and ``Url`` must
+be absolute http(s); an unparseable ``If-Modified-Since`` is ignored (everything comes back).
 """
 
 from .clock import SandboxClock
