@@ -143,7 +143,7 @@ class ReconWeb:
         except ConsentFailed as exc:
             status, title = _CONSENT_PAGES.get(exc.reason, (400, "Nothing was connected"))
             log.info("consent callback refused: %s", exc.reason)
-            return _page(title, f"<p>{html.escape(str(exc))}</p>", status, ok=False)
+            return _page(title, f"<p>{_sentence_html(str(exc))}</p>", status, ok=False)
         except Exception:  # noqa: BLE001 - the browser gets a page; the log gets the traceback
             log.exception("consent callback failed")
             return _page(
@@ -201,6 +201,12 @@ class ReconWeb:
 
 
 # ---------------------------------------------------------------------- responses
+def _sentence_html(sentence: str) -> str:
+    """A service sentence as HTML: escaped, with its `code` spans shown as code."""
+    parts = html.escape(sentence, quote=False).split("`")
+    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+
+
 def _plain(body: str, status: int, headers: dict[str, str] | None = None) -> Response:
     return Response(body, status=status, mimetype="text/plain", headers=headers)
 

@@ -1,0 +1,61 @@
+"""Finding what a user sees in the Slack stand-in."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.sandbox.stack import Stack
+
+
+def text_of(payload: Any) -> str:
+    if isinstance(payload, dict):
+        return " ".join(text_of(v) for v in payload.values())
+    if isinstance(payload, list):
+        return " ".join(text_of(v) for v in payload)
+    return payload if isinstance(payload, str) else ""
+
+
+def message_text(message: Any) -> str:
+    return message.text + " " + text_of(message.blocks)
+
+
+def elements(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found = []
+    for block in blocks:
+        found += [e for e in block.get("elements") or [] if isinstance(e, dict)]
+        if isinstance(block.get("accessory"), dict):
+            found.append(block["accessory"])
+        if isinstance(block.get("element"), dict):
+            found.append(block["element"])
+    return found
+
+
+def buttons(message_or_view: Any, prefix: str) -> list[dict[str, Any]]:
+    return [e for e in elements(message_or_view.blocks) if e.get("action_id", "").startswith(prefix)]
+
+
+def ephemeral_with(stack: Stack, user: Any, needle: str, timeout: float = 5.0) -> Any:
+    """The newest ephemeral message to ``user`` containing ``needle`` (waits for it)."""
+
+    def find() -> Any:
+        for message in reversed(stack.slack.ephemerals(user.id)):
+            if needle in message_text(message):
+                return message
+        return None
+
+    return stack.slack.wait_for(find, timeout)
+
+
+def top_view_with(stack: Stack, user: Any, needle: str, timeout: float = 5.0) -> Any:
+    def find() -> Any:
+        views = stack.slack.open_views(user.id)
+        if views and needle in text_of(views[-1].blocks):
+            return views[-1]
+        return None
+
+    return stack.slack.wait_for(find, timeout)
+
+
+def metadata(view: Any) -> dict[str, Any]:
+    return json.loads(view.private_metadata)
