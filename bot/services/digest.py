@@ -466,7 +466,7 @@ class DigestService:
         chosen = [s for s in here if default is not None and s.tenant_id == default.tenant_id]
         if not chosen:
             chosen = [s for s in here if s.owner_user_id == user_id]
-        ledger.delete_subscriptions(s.id for s in chosen)
+        ledger.delete_subscriptions(self.db, [s.id for s in chosen])
         return chosen
 
     def remove(self, team_id: str, user_id: str, subscription_id: int) -> Subscription:
@@ -474,7 +474,7 @@ class DigestService:
         sub = ledger.get_subscription(self.db, subscription_id)
         if sub is None or sub.slack_team_id != team_id or sub.owner_user_id != user_id:
             raise ServiceError("That digest is already gone, or it isn't yours to remove.")
-        ledger.delete_subscriptions([sub.id])
+        ledger.delete_subscriptions(self.db, [sub.id])
         return sub
 
     def subscriptions(self, team_id: str, user_id: str) -> list[Subscription]:
