@@ -756,10 +756,15 @@ class DigestService:
 
 
 def digest_service(services: Services) -> DigestService:
-    """The process's :class:`DigestService`, kept on ``services.extras``."""
-    existing = services.extras.get("digest")
+    """The process's :class:`DigestService`, created once.
+
+    Also published as ``services.digest`` — the App Home reads subscriptions from there
+    (``services.digest.subscriptions(team, user)``) — and kept in ``services.extras``.
+    """
+    existing = getattr(services, "digest", None) or services.extras.get("digest")
     if isinstance(existing, DigestService):
         return existing
     created = DigestService(services)
     services.extras["digest"] = created
+    services.digest = created  # type: ignore[attr-defined]
     return created

@@ -294,7 +294,11 @@ def _post_now(client: WebClient, channel_id: str, content: DigestContent) -> Mes
 
 
 def register(app: Any, services: Any) -> None:
-    """The digest's own buttons. Edit buttons in a digest are the search's (same action id)."""
+    """The digest's own buttons. Edit buttons in a digest are the search's (same action id).
+
+    Also makes ``services.digest`` exist from the start, which is where the App Home looks.
+    """
+    digest_service(services)
     handoff = Handoff(services.executor)
 
     @app.action(views.ACTION_SHOW_ALL)
@@ -379,4 +383,4 @@ def _refresh_home(services: Any, client: WebClient, team_id: str, user_id: str) 
     """Re-publish the App Home through the Slack app's own builder, so it stays one layout."""
     from bot.slack import home  # the Slack app's Home module; imported late to avoid a cycle
 
-    home.publish_home(services, client, team_id=team_id, user_id=user_id)
+    home.publish_home(services, client, team_id, user_id)
