@@ -136,13 +136,13 @@ class _PageParser(HTMLParser):
                 checked="checked" in a,
             )
             self.controls.append(control)
-            self._text.append(f"\x00{len(self.controls) - 1}\x00")
+            self._text.append(f"\x00{len(self.controls) - 1}\x00 ")
         elif kind == "submit":
             control = Control(
                 "submit", a.get("value", "Submit"), form=form, name=a.get("name"), value=a.get("value")
             )
             self.controls.append(control)
-            self._text.append(f"\x00{len(self.controls) - 1}\x00")
+            self._text.append(f" \x00{len(self.controls) - 1}\x00 ")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("style", "script"):
@@ -157,7 +157,7 @@ class _PageParser(HTMLParser):
             self._link = None
         elif tag == "button" and self._button is not None:
             self.controls.append(self._button)
-            self._text.append(f"\x00{len(self.controls) - 1}\x00")
+            self._text.append(f" \x00{len(self.controls) - 1}\x00 ")
             self._button = None
         elif tag == "option" and self._select is not None and self._option is not None:
             self._option = None

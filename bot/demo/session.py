@@ -399,17 +399,22 @@ class Session:
         self._shown[key] = comparable(rendered.text)
         return True
 
-    def show_page(self, page: Page) -> None:
+    def show_page(self, page: Page, *, navigated: bool = True) -> None:
         xero, bot = self.world.xero.url, self.world.bot_url
-        for hop in page.hops:
-            party = _party(hop.url, xero, bot)
-            line = f"browser → {party}: {hop.method} {urlsplit(hop.url).path} → {hop.status}"
-            if hop.status in (301, 302, 303) and hop.location:
-                line += f" (redirect to {_party(hop.location, xero, bot)})"
-                if "/identity/connect/authorize" in hop.url and self.world.xero.consent == "auto":
-                    login = self.world.xero_login_of(self.user) or {}
-                    line += f"; signed in to Xero as {login.get('name', '?')}, consent given automatically"
+        for hop in page.hops if navigated else []:
+            path = urlsplit(hop.url).path
+            line = f"browser → {_party(hop.url, xero, bot)}: {hop.method} {path} → {hop.status}"
+            redirect = hop.status in (301, 302, 303) and hop.location
+            if redirect:
+                line += f", on to {_party(hop.location or '', xero, bot)}"
             self.t.note(line)
+            auto = self.world.xero.consent == "auto"
+            if redirect and auto and path.endswith("/connect/authorize") and hop.method == "GET":
+                login = self.world.xero_login_of(self.user) or {}
+                self.t.note(
+                    f"Xero: signed in as {login.get('name', '?')}; consent given automatically "
+                    "(`xero consent prompt` to choose)"
+                )
         checked = self._checked.setdefault(id(page), {})
         start = self.screen.start()
         number = start
@@ -520,7 +525,7 @@ class Session:
         raw = v.find_element(blocks, element.block_id, element.action_id) or {}
         confirm = raw.get("confirm")
         if isinstance(confirm, dict):
-            dialog = v.confirm_dialog(confirm)
+            dialog = v.confirm_dialog(confirm, self.width)
             self.t.block("Slack · confirm", v.colour_body(dialog, self.style))
             if not self.confirm(dialog):
                 self.t.note("cancelled — nothing was sent to Recon")
@@ -547,7 +552,7 @@ class Session:
             checked = self._checked.setdefault(id(page), {})
             index = target.index if target.index is not None else 0
             checked[index] = not checked.get(index, control.checked)
-            self.show_page(page)
+            self.show_page(page, navigated=False)
         else:
             checked = self._checked.get(id(page), {})
             try:
@@ -774,15 +779,17 @@ def _human(delta: timedelta) -> str:
 def describe(world: DemoWorld, user: str) -> str:
     """The banner: what runs where, who you are, what to type first."""
     person = world.cast[user]
-    orgs = " and ".join(world.tenant_names())
+    orgs = ", ".join(f"{t['name']} ({t['currency']})" for t in world.xero.tenants)
     others = ", ".join(f"@{p}" for p in world.cast if p != user)
+    count = len(world.xero.tenants)
     lines = [
-        "Recon demo — everything runs on this machine, nothing goes to the internet.",
+        "Recon demo — everything runs on this machine; nothing goes to the internet.",
         f"  Slack stand-in   {world.slack.url}   workspace “{WORKSPACE_NAME}”",
-        f"  Xero sandbox     {world.xero.url}   organisations {orgs}"
-        f" ({world.options.transactions} transactions each)",
+        f"  Xero sandbox     {world.xero.url}   {count} organisation(s), "
+        f"{world.options.transactions} bank transactions each:",
+        f"                   {orgs}",
         f"  Recon (the bot)  {world.bot_url}   /slack/events · /xero/callback · /healthz",
-        "  Recon's clock    in-process: digests and token keep-alive; `time +25h` moves time on",
+        "  Recon's clock    in-process: daily digests and token keep-alive (`time +25h` moves time on)",
         f"  Database         {world.database_path} (deleted on exit)",
         "",
         f"You are @{person.name} ({person.real_name}) in #{CHANNEL_NAME}, with {others}.",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import re
+import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -175,13 +176,14 @@ def text_of(obj: Any) -> str:
     return str(obj or "")
 
 
-def confirm_dialog(confirm: Mapping[str, Any]) -> str:
+def confirm_dialog(confirm: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> str:
     """A Block Kit ``confirm`` object as the little dialog Slack pops up."""
     title = text_of(confirm.get("title")) or "Are you sure?"
     body = re.sub(r"[*_~]", "", text_of(confirm.get("text")))
     yes = text_of(confirm.get("confirm")) or "Yes"
     no = text_of(confirm.get("deny")) or "Cancel"
-    return f"{title}\n{body}\n[{yes}] [{no}]"
+    wrapped = "\n".join(textwrap.fill(p, width) for p in body.split("\n"))
+    return f"{title}\n{wrapped}\n[{yes}] [{no}]"
 
 
 def is_error_text(text: str) -> bool:
