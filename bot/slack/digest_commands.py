@@ -29,6 +29,7 @@ from bot.services.digest import (
     canonical_zone,
     digest_service,
     parse_local_time,
+    suggest_zone,
 )
 from bot.slack import blocks as common
 from bot.slack import digest_blocks as views
@@ -156,23 +157,13 @@ def _zone(word: str) -> str:
     zone = canonical_zone(word)
     if zone is not None:
         return zone
-    suggestion = _suggest_zone(word)
+    suggestion = suggest_zone(word)
     hint = (
         f" — did you mean `{suggestion}`?"
         if suggestion
         else " — use a name like `Pacific/Auckland`, `Europe/London` or `UTC`."
     )
     raise DigestArgError(f"{tx.code(word, 40)} isn't a time zone I know{hint}")
-
-
-def _suggest_zone(word: str) -> str | None:
-    from bot.services.digest import _zone_names  # the same table canonical_zone uses
-
-    city = word.strip().casefold().rsplit("/", 1)[-1]
-    if not city:
-        return None
-    matches = sorted(name for key, name in _zone_names().items() if key.rsplit("/", 1)[-1] == city)
-    return matches[0] if matches else None
 
 
 # =========================================================================== posting

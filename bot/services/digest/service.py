@@ -1,43 +1,33 @@
-"""Daily digests of unreconciled spend/receive money: when each is due, what it says, and
-delivering it exactly once per subscription and local day.
+"""Delivering digests exactly once per subscription and local day, and managing subscriptions.
 
-Three layers, top to bottom:
-
-* **Schedule** (pure): a subscription is due on its local date once the local clock has passed its
-  time (:func:`due_day`). Computed from ``zoneinfo`` each minute rather than from a timer, so a
-  clock that starts late, restarts, or lives through a daylight-saving change still finds exactly
-  one due day: on a spring-forward day a time inside the gap is due at the first instant after
-  the gap; on a fall-back day an ambiguous time is due at its first occurrence (the ledger stops
-  the second).
-* **Content** (pure): :func:`summarise` turns Xero's unreconciled transactions into per-account
-  counts, totals and oldest dates plus the oldest items — the Slack layer renders it.
-* **Delivery** (:class:`DigestService`): claims each day in the ledger (``storage.digests``),
-  fetches each organisation once for all its due subscriptions, and posts through a
-  :class:`Poster` so no Slack type appears here.
-
-The wording everywhere is honest about what the API can see: these are spend/receive money
-transactions not yet reconciled in Xero; bank-feed statement lines are not visible to apps.
+:class:`DigestService` claims each due day in the ledger (``storage.digests``), fetches each
+organisation once for all its due subscriptions, and posts through a :class:`Poster` so no Slack
+type appears here. Failures are sorted by what they mean for the channel: the owner's connection
+is dead (skip the day, say so once), Xero is briefly unavailable (try again later the same day),
+Slack refused the post (tell the owner), or nobody knows whether it was posted (never retry).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal
-from functools import cache
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo
 
+from bot.services.digest.content import DEFAULT_ITEMS, MAX_PAGES, DigestContent, fetch_unreconciled, summarise
+from bot.services.digest.schedule import (
+    DEFAULT_TIME,
+    canonical_zone,
+    org_zone,
+    subscription_due_day,
+    subscription_next_run,
+)
 from bot.services.errors import NotConnected, ServiceError
 from bot.xero.errors import XeroError, XeroForbidden
-from bot.xero.filters import TransactionFilter
-from bot.xero.models import BankTransaction
-from bot.xero.timezones import iana_zone
 from storage import digests as ledger
 from storage import grants
 from storage.digests import Claim, Run, Subscription
@@ -46,278 +36,15 @@ from storage.models import GRANT_NEEDS_RECONNECT
 
 if TYPE_CHECKING:
     from bot.services.container import Services
-    from bot.xero.client import TokenSource, XeroClient
 
 log = logging.getLogger(__name__)
 
-DEFAULT_TIME = "09:00"
-DEFAULT_ITEMS = 10  # oldest items shown with Edit buttons
-MAX_PAGES = 5  # 5 × 1,000 unreconciled items: beyond that the totals say "at least"
-PAGE_SIZE = 1000
 DIGEST_WORKERS = 8  # organisations fetched at once; each org is still one call at a time
-UNRECONCILED = TransactionFilter(types=("SPEND", "RECEIVE"), status="AUTHORISED", is_reconciled=False)
-ORDER = "Date ASC, BankTransactionID ASC"  # oldest first; the id makes paging stable
 
 # Why a run could not reach its channel, as the ledger's ``detail`` says it.
 CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
-RETRYABLE_POST = frozenset({"ratelimited", "internal_error", "fatal_error", "service_unavailable"})
-
-
-# =========================================================================== schedule (pure)
-
-_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$", re.ASCII)
-
-
-def parse_local_time(text: str) -> time | None:
-    """``"9:00"``/``"09:00"`` → 09:00; anything else (``25:00``, ``9am``) → ``None``."""
-    m = _HHMM.match(text.strip())
-    return time(int(m.group(1)), int(m.group(2))) if m else None
-
-
-@cache
-def _zone_names() -> dict[str, str]:
-    names = {name.casefold(): name for name in available_timezones()}
-    names.setdefault("utc", "UTC")
-    return names
-
-
-def canonical_zone(text: str) -> str | None:
-    """An IANA zone name as the tz database spells it (``pacific/auckland`` → ``Pacific/Auckland``),
-    or ``None`` when there is no such zone (``Mars/Olympus``)."""
-    name = _zone_names().get(text.strip().casefold())
-    if name is None:
-        return None
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    return name
-
-
-def scheduled_at(day: date, at: time, zone: ZoneInfo) -> datetime:
-    """The UTC instant the digest for local ``day`` is due.
-
-    An ambiguous wall time (clocks going back) means its first occurrence. A wall time that does
-    not exist (clocks going forward past it) means the first instant after the gap.
-    """
-    wall = datetime.combine(day, at)
-    first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
-    if _local(first, zone) == wall:
-        return first
-    # In a gap: fold=0 and fold=1 land either side of it; find the transition between them.
-    other = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
-    lo, hi = min(first, other), max(first, other)  # local(lo) < wall <= local(hi)
-    lo_s, hi_s = int(lo.timestamp()), int(hi.timestamp())
-    while hi_s - lo_s > 1:
-        mid = (lo_s + hi_s) // 2
-        if _local(datetime.fromtimestamp(mid, UTC), zone) >= wall:
-            hi_s = mid
-        else:
-            lo_s = mid
-    return datetime.fromtimestamp(hi_s, UTC)
-
-
-def _local(instant: datetime, zone: ZoneInfo) -> datetime:
-    return instant.astimezone(zone).replace(tzinfo=None)
-
-
-def due_day(at: time, zone: ZoneInfo, now: datetime, *, not_before: datetime | None = None) -> date | None:
-    """The local date whose digest is due at ``now``, or ``None`` before today's time.
-
-    ``not_before`` (the subscription's creation) keeps a subscription made at 10:00 for 09:00
-    from firing at once: its first digest is the first scheduled time after it was made.
-    Whether that day was already sent is the ledger's business, not this function's.
-    """
-    today = now.astimezone(zone).date()
-    when = scheduled_at(today, at, zone)
-    if now < when or (not_before is not None and when < not_before):
-        return None
-    return today
-
-
-def next_run(at: time, zone: ZoneInfo, now: datetime, *, not_before: datetime | None = None) -> datetime:
-    """The next scheduled instant strictly after ``now`` (for "next digest: …" messages)."""
-    day = now.astimezone(zone).date() - timedelta(days=1)
-    for _ in range(4):
-        when = scheduled_at(day, at, zone)
-        if when > now and (not_before is None or when >= not_before):
-            return when
-        day += timedelta(days=1)
-    return scheduled_at(day, at, zone)
-
-
-def subscription_due_day(sub: Subscription, now: datetime) -> date | None:
-    at = parse_local_time(sub.local_time)
-    zone_name = canonical_zone(sub.timezone)
-    if at is None or zone_name is None:
-        log.error(
-            "digest subscription %s has an unusable schedule %r %r", sub.id, sub.local_time, sub.timezone
-        )
-        return None
-    return due_day(at, ZoneInfo(zone_name), now, not_before=sub.created_at)
-
-
-def subscription_next_run(sub: Subscription, now: datetime) -> datetime | None:
-    at = parse_local_time(sub.local_time)
-    zone_name = canonical_zone(sub.timezone)
-    if at is None or zone_name is None:
-        return None
-    return next_run(at, ZoneInfo(zone_name), now, not_before=sub.created_at)
-
-
-def org_zone(xero_timezone: str | None) -> str:
-    """Xero's Windows-style ``Timezone`` (``NEWZEALANDSTANDARDTIME``) as an IANA name, else UTC."""
-    return iana_zone(xero_timezone, "UTC")
-
-
-# =========================================================================== content (pure)
-
-
-@dataclass(frozen=True)
-class AccountSummary:
-    """One bank account's unreconciled items. ``total`` is signed: spend negative."""
-
-    account_id: str | None
-    name: str
-    code: str | None
-    currency: str | None
-    count: int
-    spend_count: int
-    receive_count: int
-    total: Decimal
-    oldest: date
-
-
-@dataclass(frozen=True)
-class DigestContent:
-    tenant_id: str
-    org_name: str
-    local_date: date
-    accounts: tuple[AccountSummary, ...]
-    oldest: tuple[BankTransaction, ...]
-    count: int
-    complete: bool  # False: more than MAX_PAGES pages, so the figures are "at least"
-
-    @property
-    def is_clear(self) -> bool:
-        return self.count == 0 and self.complete
-
-    @property
-    def more(self) -> int:
-        """Items not shown in the oldest-items list."""
-        return max(0, self.count - len(self.oldest))
-
-    @property
-    def totals(self) -> tuple[tuple[str | None, Decimal], ...]:
-        """Signed totals per currency, largest share first (accounts can hold other currencies)."""
-        by_currency: dict[str | None, Decimal] = defaultdict(Decimal)
-        for account in self.accounts:
-            by_currency[account.currency] += account.total
-        return tuple(sorted(by_currency.items(), key=lambda kv: (-abs(kv[1]), kv[0] or "")))
-
-    @property
-    def oldest_date(self) -> date | None:
-        return min((a.oldest for a in self.accounts), default=None)
-
-
-def summarise(
-    txns: Iterable[BankTransaction],
-    *,
-    tenant_id: str,
-    org_name: str,
-    local_date: date,
-    complete: bool = True,
-    max_items: int = DEFAULT_ITEMS,
-) -> DigestContent:
-    """Group unreconciled transactions by bank account; keep the ``max_items`` oldest.
-
-    Anything that is not authorised, unreconciled spend/receive money is ignored, so the
-    figures mean what the message says even if Xero's filter were looser than asked.
-    """
-    rows = [
-        t for t in txns if t.type in ("SPEND", "RECEIVE") and t.status == "AUTHORISED" and not t.is_reconciled
-    ]
-    rows.sort(key=lambda t: (t.date, t.bank_transaction_id))
-    groups: dict[str, list[BankTransaction]] = {}
-    for t in rows:
-        key = t.bank_account.account_id or t.bank_account.code or t.bank_account.name or "?"
-        groups.setdefault(key, []).append(t)
-    accounts = [
-        AccountSummary(
-            account_id=items[0].bank_account.account_id,
-            name=items[0].bank_account.name or items[0].bank_account.code or "Bank account",
-            code=items[0].bank_account.code,
-            currency=items[0].currency_code,
-            count=len(items),
-            spend_count=sum(1 for t in items if t.is_spend),
-            receive_count=sum(1 for t in items if not t.is_spend),
-            total=sum((t.signed_total for t in items), Decimal(0)),
-            oldest=items[0].date,
-        )
-        for items in groups.values()
-    ]
-    accounts.sort(key=lambda a: (-a.count, a.name.casefold()))
-    return DigestContent(
-        tenant_id=tenant_id,
-        org_name=org_name,
-        local_date=local_date,
-        accounts=tuple(accounts),
-        oldest=tuple(rows[: max(0, max_items)]),
-        count=len(rows),
-        complete=complete,
-    )
-
-
-def search_query(content: DigestContent, account: AccountSummary | None = None) -> str:
-    """The ``/recon search`` text that lists what a digest (or one account of it) counted.
-
-    Built only from values Xero gave us; quotes inside names are dropped so the query parses.
-    ``from:`` reaches back to the oldest item (searches default to 90 days).
-    """
-    oldest = account.oldest if account else content.oldest_date
-    parts = ["status:unreconciled"]
-    if account is not None:
-        if account.code and re.fullmatch(r"[A-Za-z0-9_.-]{1,20}", account.code):
-            parts.append(f"account:{account.code}")
-        else:
-            parts.append(f'account:"{_unquote(account.name)}"')
-    if oldest is not None:
-        parts.append(f"from:{oldest.isoformat()}")
-    parts.append(f'org:"{_unquote(content.org_name)}"')
-    return " ".join(parts)
-
-
-def _unquote(text: str) -> str:
-    return re.sub(r"[\"“”„‟＂\s]+", " ", text).strip()[:200]
-
-
-# =========================================================================== fetching
-
-
-@dataclass(frozen=True)
-class Fetched:
-    transactions: tuple[BankTransaction, ...]
-    complete: bool
-    calls: int
-
-
-def fetch_unreconciled(xero: XeroClient, auth: TokenSource, *, max_pages: int = MAX_PAGES) -> Fetched:
-    """Every unreconciled spend/receive transaction, oldest first: one call per 1,000 items."""
-    found: list[BankTransaction] = []
-    calls = 0
-    for page_no in range(1, max_pages + 1):
-        page = xero.list_bank_transactions(auth, UNRECONCILED, page=page_no, page_size=PAGE_SIZE, order=ORDER)
-        calls += 1
-        found.extend(page.transactions)
-        more = page.has_more
-        if more is None:
-            more = len(page.transactions) >= PAGE_SIZE
-        if not more or not page.transactions:
-            return Fetched(tuple(found), True, calls)
-    return Fetched(tuple(found), False, calls)
-
-
-# =========================================================================== delivery
+# Slack said it did nothing and asked us to come back (the post certainly did not happen).
+RETRYABLE_POST = frozenset({"ratelimited", "service_unavailable", "request_timeout", "slack_unreachable"})
 
 
 class PostFailed(Exception):
