@@ -251,3 +251,56 @@ def test_subscription_made_after_its_time_waits_for_tomorrow(world):
     assert world.channel_posts("C01") == []
     world.clock.tick(at(made.date() + timedelta(days=1), made.hour, made.minute, AKL))
     assert len(world.channel_posts("C01")) == 1
+
+
+def test_a_claim_left_by_a_crashed_clock_is_sent_once_after_the_lease(world):
+    world.connect("U0ALICE")
+    world.add_channel("C01", "books")
+    sub = subscribe(world, "U0ALICE", "C01", world.tenants[0]["tenant_id"])
+    day = world.tomorrow(AKL)
+    crashed_at = at(day, 9, 0, AKL)
+    assert ledger.claim_run(world.db, sub.id, day, now=lambda: crashed_at) is not None  # then it died
+    assert world.clock.tick(crashed_at + timedelta(minutes=5)).claimed == 0
+    assert world.channel_posts("C01") == []
+    report = world.clock.tick(crashed_at + ledger.CLAIM_LEASE)
+    assert report.outcomes == {sub.id: ledger.STATUS_SENT}
+    world.clock.tick(crashed_at + 2 * ledger.CLAIM_LEASE)
+    assert len(world.channel_posts("C01")) == 1
+
+
+def test_a_clock_that_died_while_posting_is_never_retried(world):
+    world.connect("U0ALICE")
+    world.add_channel("C01", "books")
+    sub = subscribe(world, "U0ALICE", "C01", world.tenants[0]["tenant_id"])
+    day = world.tomorrow(AKL)
+    crashed_at = at(day, 9, 0, AKL)
+    claim = ledger.claim_run(world.db, sub.id, day, now=lambda: crashed_at)
+    assert ledger.start_posting(world.db, claim, now=lambda: crashed_at)  # and then nothing
+    for hours in (1, 5, 12):
+        assert world.clock.tick(crashed_at + timedelta(hours=hours)).claimed == 0
+    assert world.channel_posts("C01") == []  # maybe it reached Slack: a gap beats a double
+
+
+def test_slack_rate_limit_is_retried_later_the_same_day(world):
+    world.connect("U0ALICE")
+    world.add_channel("C01", "limited")
+    sub = subscribe(world, "U0ALICE", "C01", world.tenants[0]["tenant_id"])
+    day = world.tomorrow(AKL)
+    world.slack.faults.ratelimit_next("chat.postMessage", n=3, retry_after=0)  # beats the client's 2 retries
+    assert world.clock.tick(at(day, 9, 0, AKL)).outcomes == {sub.id: "retry"}
+    assert world.channel_posts("C01") == []
+    world.clock.tick(at(day, 9, 0, AKL) + ledger.RETRY_BACKOFF)
+    assert len(world.channel_posts("C01")) == 1
+
+
+def test_a_post_slack_may_have_taken_is_not_retried(world):
+    world.connect("U0ALICE")
+    world.add_channel("C01", "flaky")
+    sub = subscribe(world, "U0ALICE", "C01", world.tenants[0]["tenant_id"])
+    day = world.tomorrow(AKL)
+    world.slack.faults.fail_next("chat.postMessage", "internal_error")
+    assert world.clock.tick(at(day, 9, 0, AKL)).outcomes == {sub.id: ledger.STATUS_UNKNOWN}
+    assert world.clock.tick(at(day, 12, 0, AKL)).claimed == 0
+    assert world.channel_posts("C01") == []
+    world.clock.tick(at(day + timedelta(days=1), 9, 0, AKL))
+    assert len(world.channel_posts("C01")) == 1

@@ -1,0 +1,67 @@
+"""What a digest counts, and how many Xero calls reading it takes."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from bot.services.digest import MAX_PAGES, ORDER, PAGE_SIZE, UNRECONCILED, fetch_unreconciled, summarise
+from bot.xero.models import Page
+from bot.xero.where import build_where
+from tests.clock.test_blocks import txn
+
+
+class PagedXero:
+    """Serves ``total`` unreconciled transactions in pages, recording what was asked."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.asked: list[tuple[int, int, str]] = []
+
+    def list_bank_transactions(self, auth, f, *, page, page_size, order):
+        assert f == UNRECONCILED
+        self.asked.append((page, page_size, order))
+        start = (page - 1) * page_size
+        rows = tuple(txn(i) for i in range(start, min(self.total, start + page_size)))
+        return Page(rows, page, page_count=max(1, -(-self.total // page_size)), item_count=self.total)
+
+
+def test_the_filter_asks_xero_only_for_unreconciled_authorised_spend_and_receive():
+    assert build_where(UNRECONCILED) == (
+        '(Type=="SPEND" OR Type=="RECEIVE") AND Status=="AUTHORISED" AND IsReconciled==false'
+    )
+
+
+def test_one_call_per_thousand_items_oldest_first():
+    xero = PagedXero(1500)
+    fetched = fetch_unreconciled(xero, auth=None)
+    assert xero.asked == [(1, PAGE_SIZE, ORDER), (2, PAGE_SIZE, ORDER)]
+    assert fetched.calls == 2 and fetched.complete and len(fetched.transactions) == 1500
+    assert fetch_unreconciled(PagedXero(0), auth=None).calls == 1
+
+
+def test_beyond_the_page_cap_the_figures_say_at_least():
+    xero = PagedXero(PAGE_SIZE * MAX_PAGES + 1)
+    fetched = fetch_unreconciled(xero, auth=None)
+    assert fetched.calls == MAX_PAGES and not fetched.complete
+    content = summarise(
+        fetched.transactions,
+        tenant_id="t",
+        org_name="O",
+        local_date=date(2026, 1, 1),
+        complete=fetched.complete,
+    )
+    assert not content.is_clear and content.count == PAGE_SIZE * MAX_PAGES
+
+
+def test_only_unreconciled_authorised_spend_and_receive_count():
+    from dataclasses import replace
+
+    keep = txn(1)
+    rows = [
+        keep,
+        replace(txn(2), is_reconciled=True),
+        replace(txn(3), status="VOIDED"),
+        replace(txn(4), type="SPEND-TRANSFER"),
+    ]
+    content = summarise(rows, tenant_id="t", org_name="O", local_date=date(2026, 1, 1))
+    assert content.count == 1 and content.oldest == (keep,)
