@@ -76,7 +76,7 @@ def _count(n: int, complete: bool = True) -> str:
 
 
 def _totals(content: DigestContent) -> str:
-    return " + ".join(tx.money(total, currency) for currency, total in content.totals) or tx.money(Decimal(0))
+    return ", ".join(tx.money(total, currency) for currency, total in content.totals) or tx.money(Decimal(0))
 
 
 def _account_label(account: AccountSummary) -> str:

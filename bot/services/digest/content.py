@@ -65,11 +65,15 @@ class DigestContent:
 
     @property
     def totals(self) -> tuple[tuple[str | None, Decimal], ...]:
-        """Signed totals per currency, largest share first (accounts can hold other currencies)."""
+        """Signed totals per currency (a foreign-currency account is never added to the rest),
+        the currency with the most items first — amounts in different currencies don't compare."""
         by_currency: dict[str | None, Decimal] = defaultdict(Decimal)
+        items: dict[str | None, int] = defaultdict(int)
         for account in self.accounts:
             by_currency[account.currency] += account.total
-        return tuple(sorted(by_currency.items(), key=lambda kv: (-abs(kv[1]), kv[0] or "")))
+            items[account.currency] += account.count
+        order = sorted(by_currency, key=lambda c: (-items[c], c or ""))
+        return tuple((currency, by_currency[currency]) for currency in order)
 
     @property
     def oldest_date(self) -> date | None:
