@@ -49,10 +49,6 @@ HONEST_FOOTER = (
     "Spend and receive money transactions not yet reconciled in Xero. Bank-feed statement lines "
     "waiting in Xero's Reconcile tab aren't visible to apps, so they aren't counted here."
 )
-USAGE = (
-    "`/recon digest on [#channel] [HH:MM] [Area/City] [quiet]` · `/recon digest off [#channel]` · "
-    "`/recon digest now [#channel]` · `/recon digest status`"
-)
 USAGE_DETAIL = (
     "*Daily digest of unreconciled items* for your default organisation, posted in a channel.\n"
     "• `/recon digest on` — this channel, 09:00 in the organisation's time zone\n"
