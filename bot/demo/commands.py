@@ -39,6 +39,7 @@ Type what you would type in Slack, or a console command:
   /recon disconnect               remove your Xero connection
 
   N  or  press N     press button N on the last thing shown (links open in the browser too)
+  press <label>      press the first button with that label, e.g. `press next`, `press edit`
   open N             follow link N (a consent link goes through Xero's consent page, back to Recon)
   fill N <text>      type into field N of the open modal (or: fill reference <text>)
   submit / cancel    press the modal's Submit / Cancel
@@ -91,6 +92,8 @@ def parse(line: str) -> Command | None:
     if word.isdigit():
         return _numbered("press", word, rest)
     if word in ("press", "open"):
+        if rest and not rest.split()[0].isdigit():
+            return Command(word, target=_unquote(rest).strip().lower())
         return _numbered(word, rest, "")
     if word == "fill":
         return _fill(rest)
@@ -122,7 +125,10 @@ def parse(line: str) -> Command | None:
 
 def _numbered(name: str, number: str, extra: str) -> Command:
     if not number.isdigit() or extra:
-        raise UsageError(f"Usage: {name} N — N is a number shown in [brackets], e.g. `{name} 2`.")
+        raise UsageError(
+            f"Usage: {name} N — N is a number shown in [brackets], e.g. `{name} 2` "
+            f"(or {name} <label>, e.g. `{name} next`)."
+        )
     value = int(number)
     if value < 1:
         raise UsageError("Numbers start at 1.")

@@ -35,7 +35,7 @@ def _expects_error(lines: Sequence[str], index: int) -> bool:
 
 def run_script(session: Session, transcript: Transcript, lines: Sequence[str]) -> int:
     style = transcript.style
-    steps = 0
+    steps = checks = 0
     for index, raw in enumerate(lines):
         line = raw.rstrip("\n")
         stripped = line.strip()
@@ -44,9 +44,13 @@ def run_script(session: Session, transcript: Transcript, lines: Sequence[str]) -
         if stripped.startswith("#"):
             transcript.print(style.dim(stripped), record=False)
             continue
-        transcript.echo(session.prompt, stripped)
+        if not stripped.lower().startswith("expect"):
+            transcript.echo(session.prompt, stripped)  # expectations print their own one-line verdict
         result = session.run_line(stripped)
-        steps += 1
+        if result.name in ("expect", "expect-error"):
+            checks += 1
+        else:
+            steps += 1
         if result.quit:
             break
         if result.ok:
@@ -57,5 +61,6 @@ def run_script(session: Session, transcript: Transcript, lines: Sequence[str]) -
         for error in result.errors:
             transcript.print(style.red(f"  - {error}"), record=False)
         return EXIT_FAILED
-    transcript.print(style.green(f"✓ script finished: {steps} step(s), no failures"), record=False)
+    summary = f"✓ script finished: {steps} step(s) and {checks} check(s), no failures"
+    transcript.print(style.green(summary), record=False)
     return EXIT_OK

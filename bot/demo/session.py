@@ -37,7 +37,6 @@ from bot.demo.world import CHANNEL_ID, CHANNEL_NAME, WORKSPACE_NAME, DemoWorld
 SLACKBOT = "USLACKBOT"
 QUIET_S = 0.15  # no new activity for this long (and an empty work pool) = Recon has answered
 SETTLE_TIMEOUT_S = 30.0
-EXPECT_WAIT_S = 5.0
 POLL_S = 0.02
 _GUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
 _MESSAGE_KINDS = {"message", "ephemeral", "updated"}
@@ -100,6 +99,7 @@ class Session:
         self._checked: dict[int, dict[int, bool]] = {}
         self._watching_home = False
         self._baseline: tuple[int, int, int] = (0, 0, 0)
+        self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
         world.slack.subscribe(lambda item: self._feed.put(("event", item)))
 
@@ -176,7 +176,8 @@ class Session:
         """Print what arrives until Recon is done: pool empty, quiet for a moment, nothing ⏳ left."""
         deadline = time.monotonic() + (self.settle_timeout if timeout is None else timeout)
         last = self.world.activity()
-        changed = time.monotonic()
+        seen, quiet_since = self._quiet
+        changed = quiet_since if last == seen else time.monotonic()
         while True:
             self.drain()
             now = time.monotonic()
@@ -186,6 +187,7 @@ class Session:
             with self._lock:
                 working = any(self._working.values())
             if self.world.busy == 0 and now - changed >= QUIET_S and not working and self._feed.empty():
+                self._quiet = (activity, changed)
                 return True
             if now >= deadline:
                 return False
@@ -219,15 +221,11 @@ class Session:
         errors: list[str] = []
         wanted = command.text
         if command.name == "expect":
-            deadline = time.monotonic() + EXPECT_WAIT_S
-            while wanted.casefold() not in self.t.step_text.casefold():
-                if time.monotonic() >= deadline:
-                    errors.append(f"expected to see “{wanted}”, but it did not appear")
-                    break
-                self.drain()
-                time.sleep(POLL_S)
+            self.settle()  # anything still on its way counts as "appeared"
+            if wanted.casefold() in self.t.step_text.casefold():
+                self.t.print(self.style.dim(f"· ✓ expect: {wanted}"), record=False)
             else:
-                self.t.note(f"✓ saw “{wanted}”")
+                errors.append(f"expected to see “{wanted}”, but it did not appear")
         else:
             said = "\n".join(self._last_errors)
             if not self._last_errors:
@@ -235,9 +233,10 @@ class Session:
             elif wanted and wanted.casefold() not in (said + "\n" + self.t.step_text).casefold():
                 errors.append(f"the last step failed, but not with “{wanted}”: {said}")
             else:
-                self.t.note("✓ failed as expected")
+                verdict = f"✓ expect-error{': ' + wanted if wanted else ''} (failed as intended)"
+                self.t.print(self.style.dim(f"· {verdict}"), record=False)
         for error in errors:
-            self.t.print(self.style.red(f"✗ {error}"))
+            self.t.print(self.style.red(f"✗ {command.name}: {error}"), record=False)
         return StepResult(line, command.name, errors, "")
 
     # ================================================================== the feed
@@ -459,10 +458,26 @@ class Session:
         self.person.command("/recon", text, channel=CHANNEL_ID)
 
     def cmd_press(self, command: Command) -> None:
-        self._activate(command.number or 0, want_link=False)
+        self._activate(self._number(command), want_link=False)
 
     def cmd_open(self, command: Command) -> None:
-        self._activate(command.number or 0, want_link=True)
+        self._activate(self._number(command), want_link=True)
+
+    def _number(self, command: Command) -> int:
+        """``press 3`` → 3; ``press next`` → the first control labelled "Next…" on screen."""
+        if command.number is not None:
+            return command.number
+        wanted = _label_key(command.target or "")
+        modal = self.world.top_modal(self.user)
+        if modal is not None and self.screen.modal_view != modal.id:
+            self.show_view(modal.id, force=True)
+        pool = self.screen.modal if modal is not None else self.screen.targets
+        labels = {n: _label_key(t.element.label) for n, t in sorted(pool.items())}
+        for number, label in labels.items():
+            if label == wanted or label.startswith(wanted):
+                return number
+        shown = ", ".join(f"{n} {pool[n].element.label}" for n in labels) or "nothing with a label"
+        raise UsageError(f"Nothing on screen is labelled “{command.target}”. There is: {shown}.")
 
     def _activate(self, number: int, *, want_link: bool) -> None:
         modal = self.world.top_modal(self.user)
@@ -741,6 +756,11 @@ def _event_key(event: Any) -> Any:
     if event.kind in _MESSAGE_KINDS or event.kind == "deleted":
         return ("message", event.channel, event.ref)
     return (event.kind, event.seq) if event.kind in ("failure", "view_closed") else ("view", event.ref)
+
+
+def _label_key(label: str) -> str:
+    """``‹ Prev`` → ``prev``; ``Next ›`` → ``next``: how people refer to buttons when typing."""
+    return " ".join(re.sub(r"[^\w\s'-]", " ", label.lower()).split())
 
 
 def _first_line(text: str) -> str:
