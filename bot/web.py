@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -100,6 +101,7 @@ class ReconWeb:
 
     # ------------------------------------------------------------------ Slack
     def slack(self, request: Request) -> Response:
+        started = time.perf_counter()
         try:
             raw = request.get_data(cache=False)
         except RequestEntityTooLarge:
@@ -119,6 +121,8 @@ class ReconWeb:
         for name, values in bolt_response.headers.items():
             for value in values:
                 response.headers.add(name, value)
+        # How long the ack took inside the bot (standard header; bench/ack.py reads it).
+        response.headers["Server-Timing"] = f"ack;dur={(time.perf_counter() - started) * 1000:.1f}"
         if after:
             # Follow-up work starts once Slack has the ack, so it can't overtake it.
             response.call_on_close(lambda: run_after_response(after))

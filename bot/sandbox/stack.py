@@ -1,4 +1,4 @@
-"""Everything on 127.0.0.1 in one process: the Xero sandbox, the Slack stand-in and the bot's web app.
+"""Everything on 127.0.0.1: the Xero sandbox, the Slack stand-in and the bot's web app.
 
 Used by the end-to-end tests, ``bench/ack.py`` and the demo. Each piece talks to the others
 over real sockets exactly as in production — the bot only knows them through its settings — on
@@ -8,13 +8,24 @@ free ports, with a throw-away SQLite database::
         alice = stack.slack.add_user("U0ALICE", "alice")
         stack.connect(alice)                      # /recon connect → consent → callback → DM
         alice.command("/recon", "search zephyr")  # signed, delivered to stack.events_url
+
+By default the bot runs in this process (tests can reach ``stack.services``). With
+``in_process=False`` it runs as ``recon-bot serve`` in a child process, so a benchmark measures
+a bot that does not share an interpreter (and its GIL) with the load generator and the
+stand-ins; ``stack.services`` is then None.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -28,6 +39,8 @@ from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import XeroSandbox
 
 log = logging.getLogger(__name__)
+
+CHILD_START_TIMEOUT_S = 30.0
 
 
 class _Late:
@@ -50,11 +63,17 @@ class _Quiet(WSGIRequestHandler):
         return None
 
 
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 class Stack:
     """The three parties wired together. ``bot_url`` is the bot's base URL; Slack posts to ``events_url``.
 
     ``xero_options`` go to :class:`XeroSandbox` (``transactions``, ``organisations``, limits…);
-    ``workers`` sizes the services executor (the pool for Xero work).
+    ``workers`` sizes the services executor (the pool for Xero work, in-process only).
     """
 
     def __init__(
@@ -65,16 +84,24 @@ class Stack:
         xero_options: dict[str, Any] | None = None,
         workers: int = 32,
         env: dict[str, str] | None = None,
+        in_process: bool = True,
+        server: str = "serve",
     ) -> None:
         self.xero = xero or XeroSandbox(**(xero_options or {}))
         self.slack = slack or SlackSandbox()
+        self.in_process = in_process
+        if server not in ("serve", "gunicorn"):
+            raise ValueError("server must be 'serve' or 'gunicorn'")
+        self.server = server
         self._workers = workers
         self._extra_env = dict(env or {})
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
+        self._child: subprocess.Popen[bytes] | None = None
         self.services: Any = None
         self.settings: Settings | None = None
+        self.environ: dict[str, str] = {}
         self.web: Any = None
         self.bolt: Any = None
         self.bot_url = ""
@@ -82,21 +109,21 @@ class Stack:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> Stack:
-        from bot.services.container import build_services
-        from bot.web import build_web
-
         try:
             self.xero.start()
             self.slack.start()
-            late = _Late()
-            self._server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_Quiet)
-            port = self._server.server_port
+            self._tmp = tempfile.TemporaryDirectory(prefix="recon-stack-")
+            if self.in_process:
+                late = _Late()
+                self._server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_Quiet)
+                port = self._server.server_port
+            else:
+                port = _free_port()
             self.bot_url = f"http://127.0.0.1:{port}"
             self.events_url = f"{self.bot_url}/slack/events"
-            self._tmp = tempfile.TemporaryDirectory(prefix="recon-stack-")
             redirect_uri = f"{self.bot_url}/xero/callback"
             self.xero.register_redirect_uri(redirect_uri)
-            environ = {
+            self.environ = {
                 "SLACK_BOT_TOKEN": self.slack.bot_token,
                 "SLACK_SIGNING_SECRET": self.slack.signing_secret,
                 "SLACK_API_URL": self.slack.api_url,
@@ -107,19 +134,80 @@ class Stack:
                 "PORT": str(port),
                 **self._extra_env,
             }
-            self.settings = Settings.from_env(environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
-            self.services = build_services(self.settings, now=self.xero.clock.now, workers=self._workers)
-            self.web, self.bolt = build_web(self.settings, self.services)
-            late.app = self.web
+            self.settings = Settings.from_env(self.environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
+            if self.in_process:
+                self._start_here(late)
+            else:
+                self._start_child()
             self.slack.bot_url = self.events_url
-            self._thread = threading.Thread(target=self._server.serve_forever, name="recon-web", daemon=True)
-            self._thread.start()
         except BaseException:
             self.stop()
             raise
         return self
 
+    def _start_here(self, late: _Late) -> None:
+        from bot.services.container import build_services
+        from bot.web import build_web
+
+        assert self._server is not None and self.settings is not None
+        self.services = build_services(self.settings, now=self.xero.clock.now, workers=self._workers)
+        self.web, self.bolt = build_web(self.settings, self.services)
+        late.app = self.web
+        self._thread = threading.Thread(target=self._server.serve_forever, name="recon-web", daemon=True)
+        self._thread.start()
+
+    def _start_child(self) -> None:
+        """``recon-bot serve`` (or gunicorn) with this stack's settings; waits until /healthz answers."""
+        assert self._tmp is not None and self.settings is not None
+        log_path = Path(self._tmp.name) / "bot.log"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_"))}
+        env.update(self.environ)
+        if self.server == "gunicorn":
+            # As in the Procfile: the release step migrates, then threaded workers serve.
+            subprocess.run(
+                [sys.executable, "-m", "bot", "db", "upgrade"],
+                env=env,
+                cwd=self._tmp.name,
+                check=True,
+                capture_output=True,
+            )
+            command = [
+                sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--threads", "16",
+                "--workers", "2", "--bind", f"127.0.0.1:{self.settings.port}", "bot.web:create_app()",
+            ]  # fmt: skip
+        else:
+            command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+        with open(log_path, "wb") as out:
+            self._child = subprocess.Popen(
+                command,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=self._tmp.name,  # no stray .env from the caller's directory
+            )
+        deadline = time.monotonic() + CHILD_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self._child.poll() is not None:
+                raise RuntimeError(f"the bot exited at start-up:\n{log_path.read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.bot_url}/healthz", timeout=1).status_code == 200:
+                    return
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"the bot did not come up in {CHILD_START_TIMEOUT_S:.0f} s")
+
     def stop(self) -> None:
+        """Stop everything (the bot first, so nothing new starts)."""
+        self.xero.faults.clear()  # release held calls so in-flight work can finish
+        if self._child is not None:
+            self._child.send_signal(signal.SIGINT)
+            try:
+                self._child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._child.kill()
+                self._child.wait()
+            self._child = None
         if self._server is not None:
             if self._thread is not None:
                 self._server.shutdown()
@@ -128,7 +216,7 @@ class Stack:
             self._server.server_close()
             self._server = None
         if self.services is not None:
-            self.services.close()
+            self.services.close()  # queued work is cancelled; running work ends against stopped stand-ins
             self.services = None
         self.slack.stop()
         self.xero.stop()

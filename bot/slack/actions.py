@@ -105,10 +105,13 @@ def on_edit_reload(services: Any, handoff: Handoff, *, ack: Any, body: dict[str,
     editing.reload_editor(services, handoff, body=body, client=client)
 
 
-def on_make_default(services: Any, *, ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
+def on_make_default(
+    services: Any, handoff: Handoff, *, ack: Any, body: dict[str, Any], client: Any, respond: Any
+) -> None:
     """Database only: answer on this thread. Refresh whichever surface the button was on."""
     ack()
     team_id, user_id = presser(body)
+    handoff.labels.forget(team_id, user_id)
     action = _first_action(body)
     try:
         services.connect.set_default(team_id, user_id, action.get("value") or "")
@@ -139,6 +142,7 @@ def on_disconnect(services: Any, handoff: Handoff, *, ack: Any, body: dict[str, 
         return
 
     def job() -> None:
+        handoff.labels.forget(team_id, user_id)
         names = services.connect.disconnect(team_id, user_id, ref.org)
         respond(replace_original=True, response_type="ephemeral", **blocks.disconnected_message(names))
 
@@ -168,7 +172,7 @@ def register(app: App, services: Any, handoff: Handoff) -> None:
 
     @app.action(ACTION_MAKE_DEFAULT_RE)
     def make_default(ack, body, client, respond) -> None:
-        on_make_default(services, ack=ack, body=body, client=client, respond=respond)
+        on_make_default(services, handoff, ack=ack, body=body, client=client, respond=respond)
 
     @app.action(ACTION_DISCONNECT)
     def disconnect(ack, body, respond) -> None:

@@ -107,6 +107,7 @@ def cmd_use(cmd: Command, args: str) -> None:
         )
         return
     connect = cmd.services.connect
+    cmd.handoff.labels.forget(cmd.team_id, cmd.user_id)
     cmd.quickly(lambda: blocks.default_set_message(connect.use_org(cmd.team_id, cmd.user_id, name)))
 
 
@@ -141,8 +142,12 @@ def _org_label(cmd: Command, org_name: str | None) -> str | None:
     if org_name:
         found = connect.find_orgs(cmd.team_id, cmd.user_id, unescape(org_name))
         return found[0].tenant_name if len(found) == 1 else unescape(org_name)
-    default = connect.default_org(cmd.team_id, cmd.user_id)
-    return default.tenant_name if default is not None else None
+
+    def load() -> str | None:
+        default = connect.default_org(cmd.team_id, cmd.user_id)
+        return default.tenant_name if default is not None else None
+
+    return cmd.handoff.labels.get(cmd.team_id, cmd.user_id, load)
 
 
 def cmd_edit(cmd: Command, args: str) -> None:

@@ -22,6 +22,8 @@ from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor
 from typing import Any
 
+from bot.slack.labels import OrgLabels
+
 log = logging.getLogger(__name__)
 
 AFTER_RESPONSE = "recon_after_response"
@@ -46,10 +48,14 @@ def guarded(job: Job, on_error: OnError, what: str) -> Job:
 
 
 class Handoff:
-    """Schedules jobs on an executor once the current request's ack is out."""
+    """Schedules jobs on an executor once the current request's ack is out.
 
-    def __init__(self, executor: Executor) -> None:
+    Also carries the per-process helpers the listeners share (``labels``).
+    """
+
+    def __init__(self, executor: Executor, labels: OrgLabels | None = None) -> None:
         self.executor = executor
+        self.labels = labels or OrgLabels()
 
     def later(
         self,

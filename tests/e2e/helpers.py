@@ -57,5 +57,17 @@ def top_view_with(stack: Stack, user: Any, needle: str, timeout: float = 5.0) ->
     return stack.slack.wait_for(find, timeout)
 
 
+def edit_form(stack: Stack, user: Any, timeout: float = 5.0) -> Any:
+    """The edit form once it is filled (the loading and result views have no inputs)."""
+
+    def find() -> Any:
+        views = stack.slack.open_views(user.id)
+        if views and any(b.get("type") == "input" for b in views[-1].blocks):
+            return views[-1]
+        return None
+
+    return stack.slack.wait_for(find, timeout)
+
+
 def metadata(view: Any) -> dict[str, Any]:
     return json.loads(view.private_metadata)

@@ -15,6 +15,7 @@ from bot.slack import blocks
 from storage.audit import audit_for_transaction
 from tests.e2e.helpers import (
     buttons,
+    edit_form,
     ephemeral_with,
     message_text,
     metadata,
@@ -149,7 +150,7 @@ def _open_edit_from_search(stack: Stack, user):
     results = search(stack, user, "from:365d")
     row = next(b for b in results.blocks if (b.get("accessory") or {}).get("action_id") == "recon_edit")
     user.press("recon_edit", on=results, block_id=row["block_id"])
-    return results, top_view_with(stack, user, "Reference")
+    return results, edit_form(stack, user)
 
 
 def test_edit_saves_in_xero_records_the_audit_and_refreshes_the_list(stack: Stack, person):
@@ -205,7 +206,7 @@ def test_a_conflict_changes_nothing_and_offers_xeros_current_values(stack: Stack
     assert "MY-EDIT" in text and "CHANGED-IN-XERO" in text
     assert stack.xero.get_transaction(meta["t"], meta["x"])["Reference"] == "CHANGED-IN-XERO"
     alice.press("recon_edit_reload", on=conflict)
-    reopened = top_view_with(stack, alice, "Source link")
+    reopened = edit_form(stack, alice)
     values = [b["element"].get("initial_value") for b in reopened.blocks if b["type"] == "input"]
     assert "CHANGED-IN-XERO" in values
 
@@ -215,7 +216,7 @@ def test_edit_command_opens_the_modal_for_the_default_org(stack: Stack, person):
     tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
     txn_id = _editable_txn(stack, tenant)
     alice.command("/recon", f"edit {txn_id}")
-    view = top_view_with(stack, alice, "Reference")
+    view = edit_form(stack, alice)
     assert metadata(view)["x"] == txn_id
 
 
@@ -256,7 +257,7 @@ def test_someone_elses_edit_button_uses_the_pressers_own_grant(stack: Stack, per
 
     gina = connected(stack, person, "gina")  # her own grant, same organisation: she may edit
     gina.press("recon_edit", on=posted)
-    assert metadata(top_view_with(stack, gina, "Reference"))["x"] == txn_id
+    assert metadata(edit_form(stack, gina))["x"] == txn_id
 
 
 # ------------------------------------------------------------------ home, disconnect

@@ -155,7 +155,7 @@ def test_make_default_from_the_dm_rebuilds_the_dm():
     ]
     respond = Mock()
     body = press(TENANT_B, action_id="recon_make_default_0", block_id=BLOCK_DM_DEFAULTS)
-    actions.on_make_default(svc, ack=Mock(), body=body, client=Mock(), respond=respond)
+    actions.on_make_default(svc, Handoff(svc.executor), ack=Mock(), body=body, client=Mock(), respond=respond)
     svc.connect.set_default.assert_called_once_with("T1", "U2", TENANT_B)
     reply = respond.call_args.kwargs
     assert reply["replace_original"] is True and "default organisation is *Kestrel*" in all_text(reply)
@@ -168,7 +168,7 @@ def test_make_default_from_home_republishes_home():
     svc.connect.consent_url.return_value = CONSENT
     client = Mock()
     body = press(TENANT_A, response_url=None, view={"type": "home", "id": "VH"})
-    actions.on_make_default(svc, ack=Mock(), body=body, client=client, respond=Mock())
+    actions.on_make_default(svc, Handoff(svc.executor), ack=Mock(), body=body, client=client, respond=Mock())
     assert client.views_publish.call_args.kwargs["user_id"] == "U2"
 
 
@@ -176,7 +176,9 @@ def test_make_default_of_an_org_that_is_not_yours_is_refused():
     svc = services()
     svc.connect.set_default.side_effect = ServiceError("That organisation isn't connected for you.")
     respond = Mock()
-    actions.on_make_default(svc, ack=Mock(), body=press(TENANT_B), client=Mock(), respond=respond)
+    actions.on_make_default(
+        svc, Handoff(svc.executor), ack=Mock(), body=press(TENANT_B), client=Mock(), respond=respond
+    )
     assert "isn't connected for you" in all_text(respond.call_args.kwargs)
 
 

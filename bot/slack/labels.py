@@ -1,0 +1,47 @@
+"""A short-lived, per-process memory of each user's default organisation name.
+
+Only for the words in "Searching <org>…": that ack must go out in milliseconds even when 50
+searches arrive at once, and a database read was nearly all of its cost. The search itself
+always resolves the organisation from the database, so a stale name here can only make the
+ack's wording lag (at most ``ttl`` seconds, and only when another process changed the default).
+"No organisation" is never remembered, so someone who has just connected is named at once.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+Key = tuple[str, str]
+
+
+class OrgLabels:
+    def __init__(self, *, ttl: float = 60.0, size: int = 10_000, clock: Callable[[], float] = time.monotonic):
+        self._ttl = ttl
+        self._size = size
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._names: OrderedDict[Key, tuple[float, str]] = OrderedDict()
+
+    def get(self, team_id: str, user_id: str, load: Callable[[], str | None]) -> str | None:
+        key = (team_id, user_id)
+        now = self._clock()
+        with self._lock:
+            hit = self._names.get(key)
+            if hit is not None and now - hit[0] < self._ttl:
+                return hit[1]
+        name = load()
+        if name is not None:
+            with self._lock:
+                self._names[key] = (now, name)
+                self._names.move_to_end(key)
+                while len(self._names) > self._size:
+                    self._names.popitem(last=False)
+        return name
+
+    def forget(self, team_id: str, user_id: str) -> None:
+        """After this user's default may have changed (use, make default, disconnect, consent)."""
+        with self._lock:
+            self._names.pop((team_id, user_id), None)
