@@ -425,6 +425,16 @@ def claim_reconnect_notice(db: Database, grant_id: int, *, now: Callable[[], dat
         )
 
 
+def release_reconnect_notice(db: Database, grant_id: int) -> None:
+    """Undo a claim whose DM certainly did not reach the user, so the next run tries again."""
+    with db.session() as session:
+        session.execute(
+            update(Grant)
+            .where(Grant.id == grant_id, Grant.status == GRANT_NEEDS_RECONNECT)
+            .values(reconnect_notified_at=None)
+        )
+
+
 def grants_awaiting_reconnect_notice(db: Database) -> list[GrantView]:
     with db.session() as session:
         grants = session.scalars(

@@ -120,7 +120,7 @@ class ConnectService:
             raise ConsentFailed(
                 "xero_error", "Xero didn't say who signed in (is `openid` in XERO_SCOPES?)." + _AGAIN
             )
-        claims = id_token_claims(id_token, client_id=self._client_id)
+        claims = id_token_claims(id_token, client_id=self._client_id, now=self._now())
         return str(claims.get("xero_userid") or claims["sub"])
 
     # ----------------------------------------------------------------- organisations
@@ -210,6 +210,25 @@ class ConnectService:
         them. The returned names say what was disconnected; a :class:`ServiceError` afterwards
         would have lost that, so Xero failures are logged and reported in the names' wording.
         """
+        names = self._disconnect(team_id, user_id, org_name)
+        self._drop_digests(team_id, user_id, names)
+        return names
+
+    def _drop_digests(self, team_id: str, user_id: str, names: list[str]) -> None:
+        """Digests this user owned for organisations they no longer hold would only fail daily."""
+        from storage import digests
+
+        held = {t.tenant_id for t in self.organisations(team_id, user_id)}
+        stale = [
+            s.id for s in digests.subscriptions_of_user(self.db, team_id, user_id) if s.tenant_id not in held
+        ]
+        if stale:
+            digests.delete_subscriptions(self.db, stale)
+            log.info(
+                "removed %d digest subscription(s) of %s/%s after disconnect", len(stale), team_id, user_id
+            )
+
+    def _disconnect(self, team_id: str, user_id: str, org_name: str | None) -> list[str]:
         if org_name:
             tenant = self.resolve_org(team_id, user_id, org_name)
             grant_tenants = [t for t in self.organisations(team_id, user_id) if t.grant_id == tenant.grant_id]

@@ -136,3 +136,25 @@ def test_disconnect_one_org_deletes_only_that_connection(world):
     left = world.services.connect.organisations(TEAM, "U0ALICE")
     assert target.tenant_id not in {t.tenant_id for t in left} and len(left) == len(orgs) - 1
     assert any(r.method == "DELETE" and target.connection_id in r.path for r in world.reqs())
+
+
+def test_disconnect_removes_the_users_digests_for_that_organisation(world):
+    from storage import digests
+
+    world.consent()
+    orgs = world.services.connect.organisations(TEAM, "U0ALICE")
+    for org in orgs:
+        digests.upsert_subscription(
+            world.db,
+            slack_team_id=TEAM,
+            channel_id="C0BOOKS",
+            owner_user_id="U0ALICE",
+            tenant_id=org.tenant_id,
+            tenant_name=org.tenant_name,
+            local_time="09:00",
+            timezone="UTC",
+            skip_when_clear=False,
+        )
+    world.services.connect.disconnect(TEAM, "U0ALICE", orgs[1].tenant_name)
+    left = digests.subscriptions_of_user(world.db, TEAM, "U0ALICE")
+    assert [s.tenant_id for s in left] == [orgs[0].tenant_id]

@@ -466,6 +466,8 @@ class DigestService:
             )
         except PostFailed as exc:
             log.warning("could not DM %s to reconnect grant %s: %s", grant.slack_user_id, grant.id, exc.code)
+            if exc.delivered is False:  # certainly not sent: let the next run try again
+                grants.release_reconnect_notice(self.db, grant.id)
             return False
         return True
 
