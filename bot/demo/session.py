@@ -22,6 +22,7 @@ import queue
 import re
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -98,6 +99,8 @@ class Session:
         self._browsers: dict[str, Browser] = {}
         self._checked: dict[int, dict[int, bool]] = {}
         self._watching_home = False
+        self._held: dict[Any, Any] | None = None  # channel posts kept back during a time jump
+        self._held_logs: list[str] | None = None
         self._baseline: tuple[int, int, int] = (0, 0, 0)
         self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
@@ -125,14 +128,14 @@ class Session:
         try:
             command = parse(line)
         except UsageError as exc:
-            self._begin(line)
+            self._begin()
             self._usage(str(exc))
             return self._end(line, "invalid")
         if command is None:
             return StepResult(line)
         if command.name in ("expect", "expect-error"):
             return self._expectation(line, command)
-        self._begin(line)
+        self._begin()
         try:
             self._dispatch(command)
         except UsageError as exc:
@@ -140,7 +143,7 @@ class Session:
         self._settle_step()
         return self._end(line, command.name, quit=command.name == "quit")
 
-    def _begin(self, line: str) -> None:
+    def _begin(self) -> None:
         with self._lock:
             self.t.new_step()
             self.screen.new_step()
@@ -266,6 +269,8 @@ class Session:
             self._error(f"Recon logged an error: {message}")
         elif record.levelno >= logging.WARNING:
             self.t.note(f"log ({record.name}): {message}")
+        elif self._held_logs is not None:
+            self._held_logs.append(message.removeprefix("clock: "))  # summarised after a time jump
         else:
             self.t.note("clock: " + message.removeprefix("clock: "))
 
@@ -310,6 +315,11 @@ class Session:
         names = self.names()
         probe = v.render_slack_message(message, width=self.width, names=names)
         if not force and self._shown.get(key) == comparable(probe.text):
+            return
+        if self._held is not None and message.channel == CHANNEL_ID and not message.ephemeral_to:
+            self._held[key] = message  # a time jump: only the latest channel post is drawn, afterwards
+            if v.is_error_text(probe.text):
+                self._error(f"Recon: {_first_line(probe.text)}")
             return
         updated = key in self._shown and not force
         start = self.screen.start()
@@ -368,8 +378,9 @@ class Session:
             self.last_txn = found.group(0)
         if any(e.kind == "input" for e in rendered.elements) and first_time:
             self.t.note("type with `fill N <text>`, then `submit` — or `cancel`")
-        if not force and v.is_error_text(rendered.text.split("\n", 3)[-1]):
-            self._error(f"Recon (modal): {_first_line(rendered.text.split(chr(10), 3)[-1])}")
+        if not force and v.is_error_text(rendered.text):
+            body = rendered.text.split("\n", 3)[-1]  # below the title box
+            self._error(f"Recon (modal): {_first_line(body)}")
 
     def _view_closed(self, view_id: str | None) -> None:
         key = ("modal", view_id)
@@ -701,11 +712,23 @@ class Session:
             now = self.world.services.now()
             self.t.note(f"it is {now:%a %d %b %Y %H:%M} UTC in the demo (Xero's and Recon's clock)")
             return
+        self._held, self._held_logs = {}, []
         try:
             now = clock.advance(command.delta)
+            self.t.note(f"time moved forward {_human(command.delta)} — it is now {now:%a %d %b %Y %H:%M} UTC")
+            self.settle()
         except ValueError as exc:
             raise UsageError(f"Can't move time like that: {exc}.") from None
-        self.t.note(f"time moved forward {_human(command.delta)} — it is now {now:%a %d %b %Y %H:%M} UTC")
+        finally:
+            held, self._held = self._held, None
+            logs, self._held_logs = self._held_logs, None
+        for line, times in Counter(logs).items():
+            self.t.note(f"clock: {line}" + (f" (×{times})" if times > 1 else ""))
+        if len(held) > 1:
+            self.t.note(f"{len(held)} messages were posted in #{CHANNEL_NAME} on the way; here is the latest")
+        if held:
+            latest = list(held.values())[-1]
+            self.show_message(self.world.find_message(latest.channel, latest.ts) or latest, force=True)
 
     def cmd_xero_consent(self, command: Command) -> None:
         self.world.xero.consent = command.target or "auto"
