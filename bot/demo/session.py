@@ -135,13 +135,14 @@ class Session:
             return StepResult(line)
         if command.name in ("expect", "expect-error"):
             return self._expectation(line, command)
-        self._begin()
-        try:
-            self._dispatch(command)
-        except UsageError as exc:
-            self._usage(str(exc))
-        self._settle_step()
-        return self._end(line, command.name, quit=command.name == "quit")
+        with self._lock:  # the background printer waits; this step shows its own results
+            self._begin()
+            try:
+                self._dispatch(command)
+            except UsageError as exc:
+                self._usage(str(exc))
+            self._settle_step()
+            return self._end(line, command.name, quit=command.name == "quit")
 
     def _begin(self) -> None:
         with self._lock:
@@ -444,7 +445,10 @@ class Session:
                 return f"[{n} {control.label} ↗]"
             return f"[{n} {control.label}]"
 
-        body = "\n".join(re.sub("\x00(\\d+)\x00", draw, line) for line in page.lines)
+        lines = [re.sub("\x00(\\d+)\x00", draw, line) for line in page.lines]
+        if len(lines) > 1 and len(lines[0]) <= 2 and lines[1].startswith("# "):
+            lines[:2] = [f"{lines[0]} {lines[1][2:]}"]  # the page's ✅/⚠️ mark belongs with its heading
+        body = "\n".join(lines)
         party = _party(page.url, xero, bot)
         self.t.block(f"Browser · {page.title or party}", v.colour_body(body, self.style))
         if not page.ok:
