@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -30,13 +31,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import text
 from werkzeug.exceptions import RequestEntityTooLarge
-from werkzeug.serving import WSGIRequestHandler
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
 from bot.services.errors import ConsentFailed
 from bot.slack import blocks
 from bot.slack.app import Identity, build_app, make_client
-from bot.slack.handoff import AFTER_RESPONSE, guarded, run_after_response
+from bot.slack.handoff import AFTER_RESPONSE, AckFirst, guarded, run_after_response
 from bot.slack.home import publish_home
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 CALLBACK_PATH = "/xero/callback"
 HEALTH_PATH = "/healthz"
+HTTP_THREADS = 64  # connections served at once by `recon-bot serve`
 MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger unread
 
 EXIT_OK = 0
@@ -71,10 +73,19 @@ _CONSENT_PAGES = {
 class ReconWeb:
     """The WSGI callable. ``bolt`` is None in Socket Mode (Slack arrives over the socket)."""
 
-    def __init__(self, services: Any, bolt: App | None, client: WebClient, *, team_app_id: str | None = None):
+    def __init__(
+        self,
+        services: Any,
+        bolt: App | None,
+        client: WebClient,
+        *,
+        ack_first: AckFirst | None = None,
+        team_app_id: str | None = None,
+    ):
         self.services = services
         self.bolt = bolt
         self.client = client
+        self.ack_first = ack_first or AckFirst()
         self._app_id = team_app_id
         self._lock = threading.Lock()
 
@@ -114,7 +125,11 @@ class ReconWeb:
             context={AFTER_RESPONSE: after},
         )
         assert self.bolt is not None
-        bolt_response = self.bolt.dispatch(bolt_request)
+        self.ack_first.enter()
+        try:
+            bolt_response = self.bolt.dispatch(bolt_request)
+        finally:
+            self.ack_first.exit()
         if bolt_response.status == 200:
             self._learn_app_id(bolt_request.body)
         response = Response(bolt_response.body, status=bolt_response.status)
@@ -256,8 +271,9 @@ def _page(title: str, body_html: str, status: int, *, ok: bool) -> Response:
 def build_web(settings: Any, services: Any, *, socket_mode: bool = False, identity: Identity | None = None):
     """(WSGI app, Bolt app) wired together; the Bolt app is returned for Socket Mode's handler."""
     client = make_client(settings)
-    bolt = build_app(settings, services, identity=identity or Identity(client))
-    return ReconWeb(services, None if socket_mode else bolt, client), bolt
+    ack_first = AckFirst()
+    bolt = build_app(settings, services, identity=identity or Identity(client), ack_first=ack_first)
+    return ReconWeb(services, None if socket_mode else bolt, client, ack_first=ack_first), bolt
 
 
 def _check_slack(identity: Identity, settings: Any) -> str | None:
@@ -295,6 +311,40 @@ def create_app() -> ReconWeb:
     return web
 
 
+class PooledWSGIServer(BaseWSGIServer):
+    """werkzeug's server with a pool of ready threads instead of a new thread per connection.
+
+    Starting a thread waits for it to run, and under load every start waits its turn for the
+    interpreter lock, so with a thread per connection a burst of 50 Slack requests queued at
+    the accept loop for over 100 ms. Ready threads make accepting a connection a queue put.
+    """
+
+    multithread = True
+
+    def __init__(self, host: str, port: int, app: Any, *, threads: int = HTTP_THREADS, **kwargs: Any) -> None:
+        super().__init__(host, port, app, **kwargs)
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="http")
+        ready = threading.Barrier(threads + 1)
+        for _ in range(threads):
+            self._pool.submit(ready.wait)
+        ready.wait()
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self._pool.submit(self._handle, request, client_address)
+
+    def _handle(self, request: Any, client_address: Any) -> None:
+        try:
+            self.finish_request(request, client_address)
+        except Exception:  # noqa: BLE001 - socketserver's own policy: report and carry on
+            self.handle_error(request, client_address)
+        finally:
+            self.shutdown_request(request)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+
 class QuietRequestHandler(WSGIRequestHandler):
     """Access log lines without query strings: the Xero callback's carry the code and state."""
 
@@ -305,8 +355,6 @@ class QuietRequestHandler(WSGIRequestHandler):
 
 def serve(settings: Any, *, socket_mode: bool = False, host: str = "0.0.0.0") -> int:
     """``recon-bot serve``: migrate, check the Slack token, then serve until interrupted."""
-    from werkzeug.serving import make_server
-
     from bot.services.container import build_services
     from storage import migrate
 
@@ -327,7 +375,7 @@ def serve(settings: Any, *, socket_mode: bool = False, host: str = "0.0.0.0") ->
             bolt, settings.slack_app_token.reveal(), web_client=WebClient(base_url=settings.slack_api_url)
         )
         socket_handler.connect()
-    server = make_server(host, settings.port, web, threaded=True, request_handler=QuietRequestHandler)
+    server = PooledWSGIServer(host, settings.port, web, handler=QuietRequestHandler)
     where = "Slack over Socket Mode; " if socket_mode else f"Slack at {EVENTS_PATH}; "
     print(f"recon: serving on http://{host}:{settings.port} ({where}{CALLBACK_PATH}, {HEALTH_PATH})")
     try:

@@ -192,8 +192,8 @@ class Stack:
             try:
                 if requests.get(f"{self.bot_url}/healthz", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
-                pass
+            except requests.RequestException:
+                pass  # not listening yet, or a worker still booting
             time.sleep(0.05)
         raise RuntimeError(f"the bot did not come up in {CHILD_START_TIMEOUT_S:.0f} s")
 

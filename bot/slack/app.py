@@ -26,7 +26,7 @@ from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
 from bot.slack import actions, commands, events, views
-from bot.slack.handoff import Handoff
+from bot.slack.handoff import AckFirst, Handoff
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +81,14 @@ class Identity:
             return self._value
 
 
-def build_app(settings: Any, services: Any, *, identity: Identity | None = None) -> App:
-    """A fully wired Bolt app; ``identity`` lets ``serve()`` share the start-up ``auth.test``."""
+def build_app(
+    settings: Any, services: Any, *, identity: Identity | None = None, ack_first: AckFirst | None = None
+) -> App:
+    """A fully wired Bolt app.
+
+    ``identity`` lets ``serve()`` share the start-up ``auth.test``; ``ack_first`` (from the web
+    layer) lets follow-up work yield to acks in progress.
+    """
     identity = identity or Identity(make_client(settings))
     token = settings.slack_bot_token.reveal()
 
@@ -107,13 +113,13 @@ def build_app(settings: Any, services: Any, *, identity: Identity | None = None)
         raise_error_for_unhandled_request=False,
     )
     app.logger.setLevel(logging.getLogger().getEffectiveLevel())
-    register(app, services)
+    register(app, services, ack_first=ack_first)
     return app
 
 
-def register(app: App, services: Any) -> Handoff:
+def register(app: App, services: Any, *, ack_first: AckFirst | None = None) -> Handoff:
     """Every listener, split by Slack surface; the digest's buttons too when that module exists."""
-    handoff = Handoff(services.executor)
+    handoff = Handoff(services.executor, ack_first=ack_first)
     commands.register(app, services, handoff)
     actions.register(app, services, handoff)
     views.register(app, services, handoff)

@@ -18,6 +18,7 @@ that fails, to the log with the traceback.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, MutableMapping
 from concurrent.futures import Executor
 from typing import Any
@@ -47,15 +48,48 @@ def guarded(job: Job, on_error: OnError, what: str) -> Job:
     return run
 
 
+class AckFirst:
+    """Gives acks priority over follow-up work inside one process.
+
+    CPython runs one thread at a time, so 30 searches rendering their results can hold up the
+    ack of the next slash command by tens of milliseconds. The web layer counts the Slack
+    requests it is answering; a follow-up job waits (at most ``max_wait`` seconds) until none
+    are, then runs. Xero work takes seconds anyway, so the delay costs nothing a user notices.
+    """
+
+    def __init__(self, max_wait: float = 0.25) -> None:
+        self.max_wait = max_wait
+        self._busy = 0
+        self._quiet = threading.Condition()
+
+    def enter(self) -> None:
+        with self._quiet:
+            self._busy += 1
+
+    def exit(self) -> None:
+        with self._quiet:
+            self._busy -= 1
+            if self._busy <= 0:
+                self._busy = 0
+                self._quiet.notify_all()
+
+    def wait_quiet(self) -> None:
+        with self._quiet:
+            self._quiet.wait_for(lambda: self._busy == 0, timeout=self.max_wait)
+
+
 class Handoff:
     """Schedules jobs on an executor once the current request's ack is out.
 
     Also carries the per-process helpers the listeners share (``labels``).
     """
 
-    def __init__(self, executor: Executor, labels: OrgLabels | None = None) -> None:
+    def __init__(
+        self, executor: Executor, labels: OrgLabels | None = None, ack_first: AckFirst | None = None
+    ) -> None:
         self.executor = executor
         self.labels = labels or OrgLabels()
+        self.ack_first = ack_first
 
     def later(
         self,
@@ -70,7 +104,7 @@ class Handoff:
         Must be called *before* ``ack()``: the web layer collects after-response jobs when the
         ack is produced, so a job added afterwards could be missed.
         """
-        task = guarded(job, on_error, what)
+        task = self._prioritised(guarded(job, on_error, what))
 
         def submit() -> None:
             self.executor.submit(task)
@@ -83,7 +117,18 @@ class Handoff:
 
     def now(self, job: Job, *, on_error: OnError, what: str) -> None:
         """Run on the executor at once (no ack involved, e.g. after a Home event)."""
-        self.executor.submit(guarded(job, on_error, what))
+        self.executor.submit(self._prioritised(guarded(job, on_error, what)))
+
+    def _prioritised(self, task: Job) -> Job:
+        ack_first = self.ack_first
+        if ack_first is None:
+            return task
+
+        def run() -> None:
+            ack_first.wait_quiet()
+            task()
+
+        return run
 
 
 def _noop() -> None:
