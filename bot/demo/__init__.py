@@ -151,10 +151,16 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         print(f"recon-bot demo: couldn't start: {exc}", file=sys.stderr)
         return EXIT_FAILED
     finally:
+        if interactive:
+            transcript.print(style.dim("Stopping…"), record=False)
         if session is not None:
             logging.getLogger().removeHandler(session.log_handler)
-        world.stop()
-        restore()
+        logging.disable(logging.CRITICAL)  # work abandoned by quitting may fail noisily; nobody is watching
+        try:
+            world.stop()
+        finally:
+            logging.disable(logging.NOTSET)
+            restore()
         if interactive:
             transcript.print(
                 style.dim("Stopped Recon, its clock, the Slack stand-in and the Xero sandbox. Bye!")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ CHANNEL_NAME = "books"
 CLOCK_INTERVAL_S = 20.0  # how often the background clock looks at the (ticking) sandbox time
 MAX_JUMP = timedelta(days=400)
 MAX_CLOCK_STOPS = 2000
+STOP_GRACE_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -276,8 +278,13 @@ class DemoWorld:
         assert self._server is not None
         self._server.serve_forever(poll_interval=0.05)
 
-    def stop(self) -> None:
-        """Stop everything that started; safe to call twice or after a failed start."""
+    def stop(self, grace: float = STOP_GRACE_S) -> None:
+        """Stop everything that started; safe to call twice or after a failed start.
+
+        The bot stops taking requests first, then gets up to ``grace`` seconds to finish work
+        in flight (a search still waiting on Xero) while Slack and Xero are still there to
+        answer, so leaving mid-step does not end in a burst of connection errors.
+        """
         if self.clock is not None:
             self.clock.stop()
             self.clock = None
@@ -288,6 +295,9 @@ class DemoWorld:
                 self._thread = None
             self._server.server_close()
             self._server = None
+        deadline = time.monotonic() + grace
+        while self.busy and time.monotonic() < deadline:
+            time.sleep(0.05)
         if self.services is not None:
             self.services.close()
             self.services = None
