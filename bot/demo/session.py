@@ -548,8 +548,7 @@ class Session:
                 "Nothing on screen has numbers yet. Numbers appear in [brackets] on buttons and links "
                 "— try `/recon connect` or `home`."
             )
-        return_span = _span(numbers)
-        raise UsageError(f"There's no {number} — the last thing shown has {return_span}.")
+        raise UsageError(f"There's no {number} — the last thing shown has {_span(numbers)}.")
 
     def _press_slack(self, element: Any, on: Any, blocks: list[dict[str, Any]]) -> None:
         raw = v.find_element(blocks, element.block_id, element.action_id) or {}

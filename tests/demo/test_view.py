@@ -87,3 +87,23 @@ def test_numbers_restart_each_step_and_a_changed_message_retires_its_old_numbers
     assert screen.start() == 4  # same step: numbers keep growing
     screen.new_step()
     assert screen.start() == 1 and screen.numbers() == []
+
+
+def test_output_arriving_while_someone_types_goes_above_their_line_and_keeps_it() -> None:
+    import io
+
+    from bot.demo.transcript import Transcript
+
+    out = io.StringIO()
+    transcript = Transcript(out, Style(), 100)
+    transcript.redraw = lambda: "@alice in #books> /recon sea"
+    transcript.at_prompt = True
+    transcript.print("── #books · Recon ──\nUNRECONCILED IN HARBOUR")
+    assert (
+        out.getvalue()
+        == "\r\x1b[K── #books · Recon ──\nUNRECONCILED IN HARBOUR\n@alice in #books> /recon sea"
+    )
+    before = len(out.getvalue())
+    transcript.at_prompt = False  # between prompts: plain lines, nothing to clear or put back
+    transcript.print("next")
+    assert out.getvalue()[before:] == "next\n"
