@@ -147,6 +147,11 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         return run_interactive(session, transcript)
     except KeyboardInterrupt:
         return EXIT_FAILED
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, and keep Python from complaining at exit.
+        if out is sys.stdout:
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - stays open until the process ends
+        return EXIT_FAILED
     except OSError as exc:
         print(f"recon-bot demo: couldn't start: {exc}", file=sys.stderr)
         return EXIT_FAILED
