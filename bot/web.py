@@ -103,7 +103,10 @@ class ReconWeb:
                 return _plain("Slack sends POST requests here.", 405, {"Allow": "POST"})
             return self.slack(request)
         if path == CALLBACK_PATH:
-            if request.method not in ("GET", "HEAD"):
+            if request.method == "HEAD":
+                # Link checkers probe with HEAD; only the browser's GET may spend the one-time state.
+                return _plain("", 200)
+            if request.method != "GET":
                 return _plain("Xero redirects the browser here with GET.", 405, {"Allow": "GET"})
             return self.xero_callback(request)
         if path == HEALTH_PATH:

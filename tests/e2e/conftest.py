@@ -38,7 +38,8 @@ def slack_accepted_everything(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     running: Stack = request.getfixturevalue("stack")
-    before = len(running.slack.invalid_payloads)
+    before, warned = len(running.slack.invalid_payloads), len(running.slack.warnings)
     yield
     rejected = running.slack.invalid_payloads[before:]
     assert rejected == [], rejected
+    assert running.slack.warnings[warned:] == []

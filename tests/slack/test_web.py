@@ -99,6 +99,13 @@ def test_oversized_slack_bodies_are_refused_unread():
     bolt.dispatch.assert_not_called()
 
 
+def test_a_head_request_does_not_spend_the_consent_link():
+    svc = services()
+    http, _ = web(svc)
+    assert http.head("/xero/callback?code=c&state=s").status_code == 200
+    svc.connect.complete_consent.assert_not_called()
+
+
 def test_wrong_methods_and_paths():
     http, _ = web(bolt=Mock())
     assert http.get("/slack/events").status_code == 405
