@@ -394,7 +394,7 @@ def _modal(blocks: list[Block], meta: EditMeta | None, **kwargs: Any) -> dict[st
     )
 
 
-def loading_view(what: str = "Loading the transaction from Xero…") -> dict[str, Any]:
+def loading_view(what: str = "Loading the transaction…") -> dict[str, Any]:
     """Opened at once with the trigger_id (valid 3 s, once), then replaced by the real form."""
     return _modal([kit.section(f"⏳ {what}")], None, close="Cancel")
 
