@@ -7,7 +7,7 @@ moment, and nothing on screen still says ⏳ — printing everything that person
 arrives. Each step reports the errors it met, which is how ``--script`` decides to stop.
 
 What counts as an error: Slack's own failure messages (``dispatch_failed``, ``operation_timeout``,
-"We had some trouble connecting"), Block Kit the stand-in rejected, a Web API call or
+"We had some trouble connecting"), Block Kit the stand-in rejected or warned about, a Web API call or
 response_url post Slack refused, a Recon message or modal that opens with ⚠, a modal showing
 validation errors, a web page answering 4xx/5xx, an ERROR logged by the bot, a console line
 that could not be run, and Recon still working after the timeout.
@@ -101,7 +101,7 @@ class Session:
         self._watching_home = False
         self._held: dict[Any, Any] | None = None  # channel posts kept back during a time jump
         self._held_logs: list[str] | None = None
-        self._baseline: tuple[int, int, int] = (0, 0, 0)
+        self._baseline: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
         world.slack.subscribe(lambda item: self._feed.put(("event", item)))
@@ -152,7 +152,12 @@ class Session:
             self._working = {}
             self._watching_home = False
             slack = self.world.slack
-            self._baseline = (len(slack.invalid_payloads), len(slack.calls), len(slack.response_url_posts))
+            self._baseline = (
+                len(slack.invalid_payloads),
+                len(slack.calls),
+                len(slack.response_url_posts),
+                len(slack.warnings),
+            )
 
     def _end(self, line: str, name: str, *, quit: bool = False) -> StepResult:
         with self._lock:
@@ -200,7 +205,7 @@ class Session:
     def _check_slack_records(self) -> None:
         """Failures only Slack's records show: rejected Block Kit, refused API calls, response_url errors."""
         slack = self.world.slack
-        invalid, calls, posts = self._baseline
+        invalid, calls, posts, warned = self._baseline
         for payload in slack.invalid_payloads[invalid:]:
             detail = payload.errors[0] if payload.errors else "invalid"
             self._report(f"Slack rejected Block Kit from Recon ({payload.source}): {detail}")
@@ -209,6 +214,8 @@ class Session:
                 self._report(
                     f"Slack answered Recon's {call.method} with error {call.response.get('error')!r}"
                 )
+        for warning in slack.warnings[warned:]:
+            self._report(f"Slack flagged something Recon sent: {warning}")
         for post in slack.response_url_posts[posts:]:
             if post.status != 200 or not post.response.get("ok", True):
                 self._report(
