@@ -126,7 +126,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Commands that parse their own options: argparse's REMAINDER would refuse `demo --script F`.
+_DELEGATED = {"demo": cmd_demo, "sandbox": cmd_sandbox}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        return int(_DELEGATED[argv[0]](argparse.Namespace(rest=argv[1:])) or 0)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -104,3 +104,12 @@ def test_cli_exits_2_with_one_line_per_problem(tmp_path):
     assert "recon: SLACK_BOT_TOKEN must be a bot token starting with xoxb-" in lines
     assert "recon: XERO_CLIENT_ID is not set" in lines
     assert all(line.startswith("recon: ") for line in lines)
+
+
+def test_demo_and_sandbox_take_their_own_options():
+    for command in (["demo", "--help"], ["sandbox", "--help"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "bot", *command], capture_output=True, text=True, timeout=60
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert f"usage: recon-bot {command[0]}" in proc.stdout

@@ -27,7 +27,7 @@ def run(script: str, tmp_path: Path, *extra: str) -> tuple[int, str]:
 
 def test_the_whole_journey_through_the_real_processes() -> None:
     completed = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--", "--script", str(JOURNEY)],
+        [sys.executable, "-m", "bot", "demo", "--script", str(JOURNEY)],
         capture_output=True,
         text=True,
         timeout=180,
