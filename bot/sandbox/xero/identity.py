@@ -432,7 +432,10 @@ class Identity:
             ]
         if auth_event_id:
             found = [c for c in found if c.auth_event_id.lower() == auth_event_id.lower()]
-        return sorted(found, key=lambda c: (c.created, c.id))
+        # Connections made by one consent share a timestamp; the user's organisation order breaks
+        # the tie, so the same consent always lists them the same way.
+        order = {tenant_id: i for i, tenant_id in enumerate(access.user.tenant_ids)}
+        return sorted(found, key=lambda c: (c.created, order.get(c.tenant_id, len(order)), c.id))
 
     def delete_connection(self, access: AccessRecord, connection_id: str) -> bool:
         with self._lock:
