@@ -24,22 +24,38 @@ class OrgLabels:
         self._clock = clock
         self._lock = threading.Lock()
         self._names: OrderedDict[Key, tuple[float, str]] = OrderedDict()
+        self._loading: dict[Key, threading.Event] = {}
+        self._follower_wait = 0.5
 
     def get(self, team_id: str, user_id: str, load: Callable[[], str | None]) -> str | None:
+        """The remembered name, or ``load()`` — once, however many acks for this user arrive at once."""
         key = (team_id, user_id)
-        now = self._clock()
         with self._lock:
             hit = self._names.get(key)
-            if hit is not None and now - hit[0] < self._ttl:
+            if hit is not None and self._clock() - hit[0] < self._ttl:
                 return hit[1]
-        name = load()
-        if name is not None:
+            loading = self._loading.get(key)
+            leader = loading is None
+            if leader:
+                loading = self._loading[key] = threading.Event()
+        if not leader:
+            loading.wait(self._follower_wait)
             with self._lock:
-                self._names[key] = (now, name)
-                self._names.move_to_end(key)
-                while len(self._names) > self._size:
-                    self._names.popitem(last=False)
-        return name
+                hit = self._names.get(key)
+            return hit[1] if hit is not None else load()
+        try:
+            name = load()
+            if name is not None:
+                with self._lock:
+                    self._names[key] = (self._clock(), name)
+                    self._names.move_to_end(key)
+                    while len(self._names) > self._size:
+                        self._names.popitem(last=False)
+            return name
+        finally:
+            with self._lock:
+                self._loading.pop(key, None)
+            loading.set()
 
     def forget(self, team_id: str, user_id: str) -> None:
         """After this user's default may have changed (use, make default, disconnect, consent)."""
