@@ -16,12 +16,15 @@ from __future__ import annotations
 import importlib
 import logging
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import App
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped, warning_token_skipped
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
@@ -102,19 +105,42 @@ def build_app(
             bot_user_id=me.user_id,
         )
 
-    app = App(
-        # Always checked over HTTP. In Socket Mode there may be no secret: Bolt skips the check for
-        # socket requests, and ``bot.web`` does not serve /slack/events at all then.
-        signing_secret=settings.slack_signing_secret.reveal(),
-        client=make_client(settings, with_token=False),
-        authorize=authorize,
-        process_before_response=False,
-        listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"),
-        raise_error_for_unhandled_request=False,
-    )
+    with _quiet_token_warnings():
+        app = App(
+            # Always checked over HTTP. In Socket Mode there may be no secret: Bolt skips the check for
+            # socket requests, and ``bot.web`` does not serve /slack/events at all then.
+            signing_secret=settings.slack_signing_secret.reveal(),
+            client=make_client(settings, with_token=False),
+            authorize=authorize,
+            process_before_response=False,
+            listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"),
+            raise_error_for_unhandled_request=False,
+        )
     app.logger.setLevel(logging.getLogger().getEffectiveLevel())
     register(app, services, ack_first=ack_first)
     return app
+
+
+class _DropTokenNotices(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment even when ``authorize=`` supplies the token,
+    then warns that it will ignore it. That is exactly what we want; the warning would only make
+    an operator doubt a correct setup, so it is dropped while the App is built."""
+
+    NOTICES = (warning_client_prioritized_and_token_skipped(), warning_token_skipped())
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() not in self.NOTICES
+
+
+@contextmanager
+def _quiet_token_warnings() -> Iterator[None]:
+    bolt_logger = logging.getLogger("slack_bolt.App")
+    notice_filter = _DropTokenNotices()
+    bolt_logger.addFilter(notice_filter)
+    try:
+        yield
+    finally:
+        bolt_logger.removeFilter(notice_filter)
 
 
 def register(app: App, services: Any, *, ack_first: AckFirst | None = None) -> Handoff:
