@@ -141,9 +141,9 @@ HELP_COMMANDS = """\
 *Recon* — search and fix Xero bank transactions without leaving Slack.
 • `/recon connect` — connect your own Xero login (you'll get a DM naming the organisations)
 • `/recon orgs` — your connected organisations and which one is the default
-• `/recon use <organisation>` — make another organisation your default
-• `/recon search <query>` — find bank transactions (syntax below)
-• `/recon edit <BankTransactionID>` — fix a transaction's reference and source link
+• `/recon use &lt;organisation&gt;` — make another organisation your default
+• `/recon search &lt;query&gt;` — find bank transactions (syntax below)
+• `/recon edit &lt;BankTransactionID&gt;` — fix a transaction's reference and source link
 • `/recon digest on [#channel] [HH:MM] [Area/City]` · `off` · `now` · `status` — a daily list \
 of what is still unreconciled
 • `/recon disconnect [organisation]` — remove one organisation, or your whole Xero connection"""
@@ -440,7 +440,7 @@ def edit_view(txn: Txn, org: Org, meta: EditMeta) -> dict[str, Any]:
         ),
         kit.text_input(
             BLOCK_NOTE,
-            "Note for the history (optional)",
+            "Note for the history",
             multiline=True,
             max_length=NOTE_MAX,
             hint="Added to the transaction's History in Xero with your name.",

@@ -103,7 +103,7 @@ def cmd_use(cmd: Command, args: str) -> None:
     if not name:
         cmd.ack(
             response_type="ephemeral",
-            **blocks.usage_message("`/recon use <organisation name>`", "Which organisation?"),
+            **blocks.usage_message("`/recon use &lt;organisation name&gt;`", "Which organisation?"),
         )
         return
     connect = cmd.services.connect
@@ -155,7 +155,7 @@ def cmd_edit(cmd: Command, args: str) -> None:
     if not is_guid(txn_id):
         why = "That doesn't look like a BankTransactionID." if txn_id else "Which transaction?"
         usage = (
-            "`/recon edit <BankTransactionID>` (the GUID in the transaction's address in Xero), "
+            "`/recon edit &lt;BankTransactionID&gt;` (the GUID in the transaction's address in Xero), "
             "or press *Edit* on a search result"
         )
         cmd.ack(response_type="ephemeral", **blocks.usage_message(usage, why))
