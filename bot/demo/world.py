@@ -1,7 +1,6 @@
 """The demo's world: Xero sandbox, Slack stand-in, the bot's web app and its clock, on 127.0.0.1.
 
-Built from the same pieces as :mod:`bot.sandbox.stack`, with three things the console needs
-that the stack does not offer:
+Built on :class:`bot.sandbox.stack.Stack`, with three things the console needs on top:
 
 * a services executor that counts work in flight, so the console knows when the bot has
   finished answering (rather than guessing with a fixed sleep);
@@ -15,22 +14,18 @@ Nothing here prints; :mod:`bot.demo.console` decides what the user sees.
 from __future__ import annotations
 
 import logging
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from cryptography.fernet import Fernet
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-
-from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings
+from bot.config import Settings
 from bot.sandbox.slack import Message, SlackSandbox, View
 from bot.sandbox.slack.actors import SandboxUser
+from bot.sandbox.stack import Stack
 from bot.sandbox.xero import XeroSandbox
 
 log = logging.getLogger(__name__)
@@ -98,26 +93,6 @@ class TrackingExecutor(ThreadPoolExecutor):
     def _finished(self, _future: Future[Any] | None) -> None:
         with self._count_lock:
             self._busy -= 1
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log: the console shows what happened in Slack's terms instead."""
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        return None
-
-
-class _Late:
-    """The bot's WSGI app, set once the port is known (the bot's settings contain its own URL)."""
-
-    def __init__(self) -> None:
-        self.app: Callable[..., Iterable[bytes]] | None = None
-
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if self.app is None:
-            start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-            return [b"starting"]
-        return self.app(environ, start_response)
 
 
 class DemoClock:
@@ -211,9 +186,7 @@ class DemoWorld:
         self.people: dict[str, SandboxUser] = {}
         self.cast: dict[str, Person] = {p.name: p for p in CAST}
         self._xero_logins: dict[str, str] = {}
-        self._tmp: tempfile.TemporaryDirectory[str] | None = None
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self.stack: Stack | None = None
         self.settings: Settings | None = None
         self.services: Any = None
         self.executor: TrackingExecutor | None = None
@@ -224,47 +197,19 @@ class DemoWorld:
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> DemoWorld:
         from bot.jobs import slack_client
-        from bot.services.container import build_services
-        from bot.web import build_web
 
         try:
-            self.xero.start()
-            self.slack.start()
             for person in CAST:
                 self.people[person.name] = self.slack.add_user(
                     person.slack_id, person.name, real_name=person.real_name, email=person.email
                 )
             self.slack.add_channel(CHANNEL_ID, CHANNEL_NAME, members=[p.slack_id for p in CAST])
-            late = _Late()
-            self._server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_QuietHandler)
-            self.bot_url = f"http://127.0.0.1:{self._server.server_port}"
-            self._tmp = tempfile.TemporaryDirectory(prefix="recon-demo-")
-            self.database_path = str(Path(self._tmp.name) / "recon.db")
-            redirect_uri = f"{self.bot_url}/xero/callback"
-            self.xero.register_redirect_uri(redirect_uri)
-            environ = {
-                "SLACK_BOT_TOKEN": self.slack.bot_token,
-                "SLACK_SIGNING_SECRET": self.slack.signing_secret,
-                "SLACK_API_URL": self.slack.api_url,
-                **self.xero.bot_settings(),
-                "XERO_REDIRECT_URI": redirect_uri,
-                "DATABASE_URL": f"sqlite:///{self.database_path}",
-                "RECON_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                "PORT": str(self._server.server_port),
-            }
-            self.settings = Settings.from_env(environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
-            self.services = build_services(
-                self.settings, now=self.xero.clock.now, workers=self.options.workers
-            )
-            # Swap in a pool that counts its work before anything captures the original.
-            self.services.executor.shutdown(wait=False)
             self.executor = TrackingExecutor(self.options.workers)
-            self.services.executor = self.executor
-            web, _bolt = build_web(self.settings, self.services)
-            late.app = web
-            self.slack.bot_url = f"{self.bot_url}/slack/events"
-            self._thread = threading.Thread(target=self._serve, name="recon-demo-web", daemon=True)
-            self._thread.start()
+            self.stack = Stack(xero=self.xero, slack=self.slack, executor=self.executor).start()
+            self.bot_url = self.stack.bot_url
+            self.settings = self.stack.settings
+            self.services = self.stack.services
+            self.database_path = self.stack.environ["DATABASE_URL"].removeprefix("sqlite:///")
             self.clock = DemoClock(
                 self.services, self.xero, slack_client(self.settings), self.options.clock_interval
             )
@@ -273,10 +218,6 @@ class DemoWorld:
             self.stop()
             raise
         return self
-
-    def _serve(self) -> None:
-        assert self._server is not None
-        self._server.serve_forever(poll_interval=0.05)
 
     def stop(self, grace: float = STOP_GRACE_S) -> None:
         """Stop everything that started; safe to call twice or after a failed start.
@@ -288,24 +229,17 @@ class DemoWorld:
         if self.clock is not None:
             self.clock.stop()
             self.clock = None
-        if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-                self._thread.join(timeout=5)
-                self._thread = None
-            self._server.server_close()
-            self._server = None
-        deadline = time.monotonic() + grace
-        while self.busy and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if self.services is not None:
-            self.services.close()
+        if self.stack is not None:
+            self.stack.stop_bot()
+            deadline = time.monotonic() + grace
+            while self.busy and time.monotonic() < deadline:
+                time.sleep(0.05)
+            self.stack.stop()
+            self.stack = None
             self.services = None
-        self.slack.stop()
-        self.xero.stop()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-            self._tmp = None
+        else:
+            self.slack.stop()
+            self.xero.stop()
 
     def __enter__(self) -> DemoWorld:
         return self.start()

@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +74,8 @@ class Stack:
     """The three parties wired together. ``bot_url`` is the bot's base URL; Slack posts to ``events_url``.
 
     ``xero_options`` go to :class:`XeroSandbox` (``transactions``, ``organisations``, limits…);
-    ``workers`` sizes the services executor (the pool for Xero work, in-process only).
+    ``workers`` sizes the services executor (the pool for Xero work, in-process only), and
+    ``executor`` replaces it (the demo passes one that counts work in flight).
     """
 
     def __init__(
@@ -83,6 +85,7 @@ class Stack:
         slack: SlackSandbox | None = None,
         xero_options: dict[str, Any] | None = None,
         workers: int = 32,
+        executor: Executor | None = None,
         env: dict[str, str] | None = None,
         in_process: bool = True,
         server: str = "serve",
@@ -94,6 +97,7 @@ class Stack:
             raise ValueError("server must be 'serve' or 'gunicorn'")
         self.server = server
         self._workers = workers
+        self._executor = executor
         self._extra_env = dict(env or {})
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._server: BaseWSGIServer | None = None
@@ -151,9 +155,15 @@ class Stack:
 
         assert self._server is not None and self.settings is not None
         self.services = build_services(self.settings, now=self.xero.clock.now, workers=self._workers)
+        if self._executor is not None:
+            # Swapped in before the web app is built, so every listener hands work to it.
+            self.services.executor.shutdown(wait=False)
+            self.services.executor = self._executor
         self.web, self.bolt = build_web(self.settings, self.services)
         late.app = self.web
-        self._thread = threading.Thread(target=self._server.serve_forever, name="recon-web", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="recon-web", daemon=True
+        )
         self._thread.start()
 
     def _start_child(self) -> None:
@@ -197,6 +207,16 @@ class Stack:
             time.sleep(0.05)
         raise RuntimeError(f"the bot did not come up in {CHILD_START_TIMEOUT_S:.0f} s")
 
+    def stop_bot(self) -> None:
+        """Stop taking requests; work already handed to the executor goes on (see :meth:`stop`)."""
+        if self._server is not None:
+            if self._thread is not None:
+                self._server.shutdown()
+                self._thread.join(timeout=5)
+                self._thread = None
+            self._server.server_close()
+            self._server = None
+
     def stop(self) -> None:
         """Stop everything (the bot first, so nothing new starts)."""
         self.xero.faults.clear()  # release held calls so in-flight work can finish
@@ -208,13 +228,7 @@ class Stack:
                 self._child.kill()
                 self._child.wait()
             self._child = None
-        if self._server is not None:
-            if self._thread is not None:
-                self._server.shutdown()
-                self._thread.join(timeout=5)
-                self._thread = None
-            self._server.server_close()
-            self._server = None
+        self.stop_bot()
         if self.services is not None:
             self.services.close()  # queued work is cancelled; running work ends against stopped stand-ins
             self.services = None
