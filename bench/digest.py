@@ -28,6 +28,7 @@ from cryptography.fernet import Fernet  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.jobs import slack_client  # noqa: E402
 from bot.sandbox.slack import SlackSandbox  # noqa: E402
+from bot.sandbox.stack import bot_environ  # noqa: E402
 from bot.sandbox.xero import XeroSandbox  # noqa: E402
 from bot.services.container import build_services  # noqa: E402
 from bot.services.digest import DigestService  # noqa: E402
@@ -41,22 +42,8 @@ REDIRECT = "http://127.0.0.1:9/xero/callback"
 
 
 def settings(xero: XeroSandbox, slack: SlackSandbox, url: str, key: str) -> Settings:
-    return Settings.from_env(
-        {
-            "SLACK_BOT_TOKEN": slack.bot_token,
-            "SLACK_SIGNING_SECRET": slack.signing_secret,
-            "SLACK_API_URL": slack.api_url,
-            "XERO_CLIENT_ID": xero.client_id,
-            "XERO_CLIENT_SECRET": xero.client_secret,
-            "XERO_REDIRECT_URI": REDIRECT,
-            "XERO_AUTHORIZE_URL": xero.authorize_url,
-            "XERO_IDENTITY_URL": xero.url,
-            "XERO_API_URL": xero.url,
-            "DATABASE_URL": url,
-            "RECON_ENCRYPTION_KEY": key,
-        },
-        dotenv_path=None,
-    )
+    env = bot_environ(xero, slack=slack, database_url=url, redirect_uri=REDIRECT, encryption_key=key)
+    return Settings.from_env(env, dotenv_path=None)
 
 
 def consent(services, xero: XeroSandbox, user: str) -> None:

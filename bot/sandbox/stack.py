@@ -70,6 +70,35 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def bot_environ(
+    xero: XeroSandbox,
+    *,
+    database_url: str,
+    redirect_uri: str,
+    slack: SlackSandbox | None = None,
+    encryption_key: str | None = None,
+    **extra: str,
+) -> dict[str, str]:
+    """The environment that points a bot at these stand-ins (settings are all it knows of them)."""
+    slack_env = (
+        {
+            "SLACK_BOT_TOKEN": slack.bot_token,
+            "SLACK_SIGNING_SECRET": slack.signing_secret,
+            "SLACK_API_URL": slack.api_url,
+        }
+        if slack is not None
+        else {"SLACK_BOT_TOKEN": "xoxb-offline", "SLACK_SIGNING_SECRET": "offline-signing-secret"}
+    )
+    return {
+        **slack_env,
+        **xero.bot_settings(),
+        "XERO_REDIRECT_URI": redirect_uri,
+        "DATABASE_URL": database_url,
+        "RECON_ENCRYPTION_KEY": encryption_key or Fernet.generate_key().decode(),
+        **extra,
+    }
+
+
 class Stack:
     """The three parties wired together. ``bot_url`` is the bot's base URL; Slack posts to ``events_url``.
 
@@ -127,17 +156,14 @@ class Stack:
             self.events_url = f"{self.bot_url}/slack/events"
             redirect_uri = f"{self.bot_url}/xero/callback"
             self.xero.register_redirect_uri(redirect_uri)
-            self.environ = {
-                "SLACK_BOT_TOKEN": self.slack.bot_token,
-                "SLACK_SIGNING_SECRET": self.slack.signing_secret,
-                "SLACK_API_URL": self.slack.api_url,
-                **self.xero.bot_settings(),
-                "XERO_REDIRECT_URI": redirect_uri,
-                "DATABASE_URL": f"sqlite:///{Path(self._tmp.name) / 'recon.db'}",
-                "RECON_ENCRYPTION_KEY": Fernet.generate_key().decode(),
-                "PORT": str(port),
+            self.environ = bot_environ(
+                self.xero,
+                slack=self.slack,
+                database_url=f"sqlite:///{Path(self._tmp.name) / 'recon.db'}",
+                redirect_uri=redirect_uri,
+                PORT=str(port),
                 **self._extra_env,
-            }
+            )
             self.settings = Settings.from_env(self.environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
             if self.in_process:
                 self._start_here(late)

@@ -22,6 +22,7 @@ import requests
 from bot.config import Settings
 from bot.jobs import Clock, slack_client
 from bot.sandbox.slack import SlackSandbox
+from bot.sandbox.stack import bot_environ
 from bot.sandbox.xero import SandboxClock, XeroSandbox
 from bot.services.container import Services, build_services
 from bot.services.digest import DigestService, digest_service
@@ -33,19 +34,7 @@ REDIRECT = "http://127.0.0.1:9/xero/callback"  # never contacted: the test follo
 
 
 def settings_for(xero: XeroSandbox, slack: SlackSandbox, database_url: str, **extra: str) -> Settings:
-    env = {
-        "SLACK_BOT_TOKEN": slack.bot_token,
-        "SLACK_SIGNING_SECRET": slack.signing_secret,
-        "SLACK_API_URL": slack.api_url,
-        "XERO_CLIENT_ID": xero.client_id,
-        "XERO_CLIENT_SECRET": xero.client_secret,
-        "XERO_REDIRECT_URI": REDIRECT,
-        "XERO_AUTHORIZE_URL": xero.authorize_url,
-        "XERO_IDENTITY_URL": xero.url,
-        "XERO_API_URL": xero.url,
-        "DATABASE_URL": database_url,
-        **extra,
-    }
+    env = bot_environ(xero, slack=slack, database_url=database_url, redirect_uri=REDIRECT, **extra)
     return Settings.from_env(env, dotenv_path=None)
 
 

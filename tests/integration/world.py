@@ -12,9 +12,9 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlparse
 
 import requests
-from cryptography.fernet import Fernet
 
 from bot.config import Settings
+from bot.sandbox.stack import bot_environ
 from bot.sandbox.xero import XeroSandbox
 from bot.services.container import Services, build_services
 from bot.xero.throttle import Throttle
@@ -25,20 +25,9 @@ TEAM = "T0RECON"
 
 
 def settings_for(sb: XeroSandbox, database_url: str, **extra: str) -> Settings:
-    env = {
-        "SLACK_BOT_TOKEN": "xoxb-test",
-        "SLACK_SIGNING_SECRET": "test-signing-secret",
-        "XERO_CLIENT_ID": "recon-sandbox-client",
-        "XERO_CLIENT_SECRET": "recon-sandbox-secret",
-        "XERO_REDIRECT_URI": REDIRECT,
-        "XERO_AUTHORIZE_URL": f"{sb.url}/identity/connect/authorize",
-        "XERO_IDENTITY_URL": sb.url,
-        "XERO_API_URL": sb.url,
-        "DATABASE_URL": database_url,
-        "RECON_ENCRYPTION_KEY": Fernet.generate_key().decode(),  # the Database passed in has its own
-        **extra,
-    }
-    return Settings.from_env(env, dotenv_path=None)
+    return Settings.from_env(
+        bot_environ(sb, database_url=database_url, redirect_uri=REDIRECT, **extra), dotenv_path=None
+    )
 
 
 @dataclass
