@@ -74,6 +74,8 @@ class Settings:
     database_url: str = "sqlite:///recon.db"
     encryption_keys: Secret = field(default_factory=lambda: Secret(""))
     port: int = 3000
+    xero_daily_limit: int = 5000
+    xero_processes: int = 1
 
     @property
     def is_sqlite(self) -> bool:
@@ -190,6 +192,16 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     else:
         port = int(port_text)
 
+    def whole(name: str, default: str, low: int, high: int, meaning: str) -> int:
+        text = get(name, default)
+        if not text.isdigit() or not low <= int(text) <= high:
+            problems.append(f"{name} must be a whole number from {low} to {high} ({meaning})")
+            return int(default)
+        return int(text)
+
+    daily_limit = whole("XERO_DAILY_LIMIT", "5000", 50, 1_000_000, "calls per organisation per day")
+    processes = whole("RECON_XERO_PROCESSES", "1", 1, 60, "processes sharing Xero's limits")
+
     if problems:
         raise SettingsError(problems)
     return Settings(
@@ -207,4 +219,6 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
         database_url=database_url,
         encryption_keys=Secret(keys),
         port=port,
+        xero_daily_limit=daily_limit,
+        xero_processes=processes,
     )

@@ -14,7 +14,7 @@ from bot.services.search import SearchService
 from bot.services.tokens import TokenService
 from bot.xero.client import XeroClient
 from bot.xero.oauth import XeroOAuth
-from bot.xero.throttle import Throttle
+from bot.xero.throttle import Throttle, shared_throttle
 from storage import migrate, open_database
 from storage.db import Database
 from storage.models import utcnow
@@ -68,6 +68,8 @@ def build_services(
         timeout=xero_timeout,
         now=now,
     )
+    if throttle is None:
+        throttle = shared_throttle(daily=settings.xero_daily_limit, processes=settings.xero_processes)
     xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
     holder: dict[str, ConnectService] = {}
     tokens = TokenService(db, oauth.refresh, lambda team, user: holder["c"].consent_url(team, user), now=now)

@@ -211,6 +211,26 @@ _default: Throttle | None = None
 _default_lock = threading.Lock()
 
 
+XERO_PER_MINUTE = 60
+XERO_CONCURRENT = 5
+
+
+def shared_throttle(*, daily: int = 5000, processes: int = 1) -> Throttle:
+    """This process's equal share of each organisation's limits, when ``processes`` call Xero.
+
+    Xero counts calls per organisation across every process of the app; the throttle lives in
+    one process. Giving each process ``1/processes`` of the minute, concurrency and daily budgets
+    keeps the sum inside Xero's limits without cross-process coordination (at the cost of some
+    idle headroom when one process is busy and the others are not). Never less than one.
+    """
+    n = max(1, processes)
+    return Throttle(
+        per_minute=max(1, XERO_PER_MINUTE // n),
+        concurrent=max(1, XERO_CONCURRENT // n),
+        daily=max(1, daily // n),
+    )
+
+
 def default_throttle() -> Throttle:
     """The process-wide limiter: every client in a process must share one, or each would think
     it has Xero's whole budget to itself."""
