@@ -285,9 +285,10 @@ def disconnect_confirm_message(target: str | None, names: Sequence[str]) -> Mess
 
 def disconnected_message(names: Sequence[str]) -> Message:
     listed = tx.human_list([f"*{tx.safe(n, 100)}*" for n in names[:MAX_ORGS_LISTED]]) or "your Xero login"
+    them = "them" if len(names) > 1 else "it"
     text = (
-        f"Disconnected {listed}. Recon no longer holds tokens for it. "
-        "Connect again any time with `/recon connect`."
+        f"Disconnected {listed}: Recon can no longer use {them} with your Xero login, and any "
+        f"digests you set up for {them} were removed. Connect again any time with `/recon connect`."
     )
     return kit.message(f"Disconnected {len(names)} organisation(s).", [kit.section(text)])
 
