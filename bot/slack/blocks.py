@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from bot.services.edit import MAX_NOTE, MAX_REFERENCE, MAX_URL
 from bot.services.query import SYNTAX_HELP
+from bot.services.search import MAX_SCAN_PAGES, SCAN_PAGE_SIZE
 from bot.slack import kit
 from bot.slack import text as tx
 from bot.slack.kit import Block, Message
@@ -134,6 +135,9 @@ def edit_button(tenant_id: str, txn_id: str, cursor: str | None = None) -> dict[
 def connect_button(consent_url: str, *, reconnect: bool = False) -> dict[str, Any]:
     label = "Reconnect to Xero" if reconnect else "Connect to Xero"
     return kit.button(label, ACTION_CONNECT_LINK, url=consent_url, style="primary")
+
+
+SCAN_LIMIT = MAX_SCAN_PAGES * SCAN_PAGE_SIZE  # rows a text search reads at most
 
 
 # ------------------------------------------------------------------ help
@@ -340,7 +344,9 @@ def search_message(result: Any) -> Message:
         blocks.append(kit.actions(*nav, block_id=f"nav_{result.page}"))
     footer = [f"page {result.page:,}"]
     if getattr(result, "truncated", False):
-        footer.append("stopped reading after 10,000 transactions — narrow the search to see older ones")
+        footer.append(
+            f"stopped reading after {SCAN_LIMIT:,} transactions — narrow the search to see older ones"
+        )
     if not any(t.is_editable for t in rows):
         footer.append("only spend and receive money that is not voided can be edited")
     blocks.append(kit.context(" · ".join(footer)))

@@ -252,3 +252,10 @@ def test_home_with_a_huge_digest_section_stays_within_100_blocks():
         orgs, consent_url="https://x.example/c", needs_reconnect=False, digest_blocks=digest
     )
     assert_slack_accepts(view, "home")
+
+
+def test_a_search_cut_short_says_so_and_how_to_see_more():
+    message = blocks.search_message(search_result(truncated=True))
+    footer = message["blocks"][-1]["elements"][0]["text"]
+    assert "stopped reading after 10,000 transactions" in footer and "narrow the search" in footer
+    assert "stopped reading" not in str(blocks.search_message(search_result()))
