@@ -54,6 +54,7 @@ class Delivery:
     response_url: str | None = None
     trigger_id: str | None = None
     outcome: list[str] = field(default_factory=list)
+    envelope_id: str | None = None  # set when it went over Socket Mode instead of HTTP
 
     @property
     def ack_json(self) -> Any:

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import copy
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.sandbox.slack import delivery as wire
+from bot.sandbox.slack import socket_mode as wire_socket
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.slack.delivery import Delivery, Forge
 from bot.sandbox.slack.models import Channel, Clock, InvalidPayload, Message, User, View, Visible
 from bot.sandbox.slack.payloads import Team
 from bot.sandbox.slack.render import Rendered, render_message, render_view
 from bot.sandbox.slack.server import BackgroundServer
+from bot.sandbox.slack.socket_mode import SocketModeServer
 from bot.sandbox.slack.webapi import ApiCall, Faults, ResponseUrlPost, WebApi
 from bot.sandbox.slack.workspace import Workspace
 
@@ -29,6 +32,7 @@ log = logging.getLogger(__name__)
 SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 SANDBOX_BOT_TOKEN = "xoxb-sandbox"
 SANDBOX_VERIFICATION_TOKEN = "sandbox-verification-token"
+SANDBOX_APP_TOKEN = "xapp-1-sandbox"
 T = TypeVar("T")
 
 
@@ -49,10 +53,16 @@ class SlackSandbox:
         verification_token: str = SANDBOX_VERIFICATION_TOKEN,
         ack_timeout: float = wire.ACK_TIMEOUT_S,
         sign_clock: Clock | None = None,
+        app_token: str = SANDBOX_APP_TOKEN,
+        socket_mode: bool = False,
     ) -> None:
         """`clock` is Slack's own clock (trigger and response_url expiry, ts values); tests may
         move it. `sign_clock` stamps `X-Slack-Request-Timestamp` and defaults to the wall clock,
         because the bot checks the 5-minute window against *its* clock, which tests rarely move.
+
+        `socket_mode` is the app's "Enable Socket Mode" switch: when on, deliveries go to the
+        app's WebSocket connection (opened via `apps.connections.open` with `app_token`)
+        instead of being POSTed to `bot_url`. It may be flipped at any time.
         """
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -68,7 +78,12 @@ class SlackSandbox:
             app_id=app_id,
             clock=self.clock,
         )
-        self.api = WebApi(self.workspace, bot_token=bot_token)
+        self.app_token = app_token
+        self.socket_mode = socket_mode
+        self.api = WebApi(self.workspace, bot_token=bot_token, app_token=app_token)
+        self.api.open_socket = self._open_socket
+        self._socket: SocketModeServer | None = None
+        self._socket_lock = threading.Lock()
         self.bot_url: str | None = None
         self.deliveries: list[Delivery] = []
         self._server: BackgroundServer | None = None
@@ -83,6 +98,10 @@ class SlackSandbox:
         return self
 
     def stop(self) -> None:
+        with self._socket_lock:
+            if self._socket is not None:
+                self._socket.stop()
+                self._socket = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -106,6 +125,20 @@ class SlackSandbox:
 
     def response_url(self, token: str) -> str:
         return f"{self.url}/response/{token}"
+
+    # --------------------------------------------------------------- Socket Mode
+    def _open_socket(self) -> str:
+        """`apps.connections.open`: start the WebSocket endpoint on first use, issue a URL."""
+        with self._socket_lock:
+            if self._socket is None:
+                self._socket = SocketModeServer(self.team.app_id).start()
+            return self._socket.issue_url()
+
+    @property
+    def socket_connections(self) -> int:
+        """How many Socket Mode connections the app holds open right now."""
+        with self._socket_lock:
+            return self._socket.connection_count if self._socket is not None else 0
 
     # --------------------------------------------------------------- setup
     def add_user(
@@ -154,7 +187,9 @@ class SlackSandbox:
     def deliver(
         self, kind: str, payload: dict[str, Any], body: str, content_type: str, forge: Forge | None = None
     ) -> Delivery:
-        """Send one signed payload to `bot_url` and record what came back."""
+        """Send one signed payload to `bot_url` (or an envelope over Socket Mode); record the ack."""
+        if self.socket_mode:
+            return self._deliver_over_socket(kind, payload, forge)
         if not self.bot_url:
             raise RuntimeError("set SlackSandbox.bot_url to the bot's /slack/events URL first")
         status, text, headers, elapsed, error = wire.post(
@@ -181,6 +216,30 @@ class SlackSandbox:
             self.deliveries.append(result)
         if error:
             log.info("delivery %s failed: %s (HTTP %s)", kind, error, status)
+        return result
+
+    def _deliver_over_socket(self, kind: str, payload: dict[str, Any], forge: Forge | None) -> Delivery:
+        if forge is not None and any(vars(forge).values()):
+            raise ValueError("Socket Mode deliveries are not signed: there is nothing to forge")
+        with self._socket_lock:
+            socket = self._socket
+        if socket is None:
+            outcome = wire_socket.SocketResult(envelope_id="", failed="dispatch_failed")
+        else:
+            outcome = socket.deliver(kind, payload, self.ack_timeout)
+        result = Delivery(
+            kind=kind,
+            payload=payload,
+            status=None,
+            body=outcome.body,
+            elapsed=outcome.elapsed,
+            failed=outcome.failed,
+            envelope_id=outcome.envelope_id or None,
+        )
+        with self.workspace.lock:
+            self.deliveries.append(result)
+        if outcome.failed:
+            log.info("socket mode delivery %s failed: %s", kind, outcome.failed)
         return result
 
     # ------------------------------------------------------------- what users see
@@ -264,8 +323,10 @@ class SlackSandbox:
 
     @property
     def warnings(self) -> list[str]:
+        with self._socket_lock:
+            socket_warnings = list(self._socket.warnings) if self._socket is not None else []
         with self.workspace.lock:
-            return list(self.workspace.warnings)
+            return list(self.workspace.warnings) + socket_warnings
 
     @property
     def events(self) -> list[Visible]:

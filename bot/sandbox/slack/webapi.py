@@ -24,6 +24,7 @@ from bot.sandbox.slack.models import Message, SlackError, View
 from bot.sandbox.slack.workspace import ACK_WAIT_S, Workspace
 
 JSON_FIELDS = {"blocks", "view", "attachments", "metadata"}
+APP_TOKEN_METHODS = {"apps.connections.open"}  # called with the app-level token, not the bot's
 
 
 @dataclass
@@ -92,9 +93,14 @@ class Faults:
 class WebApi:
     """WSGI application serving `/api/<method>` and `/response/<token>`."""
 
-    def __init__(self, workspace: Workspace, *, bot_token: str, bot_name: str = "recon") -> None:
+    def __init__(
+        self, workspace: Workspace, *, bot_token: str, bot_name: str = "recon", app_token: str | None = None
+    ) -> None:
         self.ws = workspace
         self.bot_token = bot_token
+        self.app_token = app_token
+        # Set by SlackSandbox: opens Socket Mode and returns a fresh WebSocket URL.
+        self.open_socket: Callable[[], str] | None = None
         self.bot_name = bot_name
         self.faults = Faults()
         self.calls: list[ApiCall] = []
@@ -138,13 +144,12 @@ class WebApi:
     def _dispatch(
         self, method: str, args: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        handler = METHODS.get(method)
+        handler = METHODS.get(method) or (self._connections_open if method in APP_TOKEN_METHODS else None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        if not token:
-            return 200, {"ok": False, "error": "not_authed"}, {}
-        if token != self.bot_token:
-            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        auth_error = self._auth_error(method, token)
+        if auth_error:
+            return 200, {"ok": False, "error": auth_error}, {}
         fault = self.faults.take(method)
         if fault is not None and fault.retry_after is not None:
             return 429, {"ok": False, "error": "ratelimited"}, {"Retry-After": str(fault.retry_after)}
@@ -158,6 +163,21 @@ class WebApi:
                 body["errors"] = error.errors
                 body["response_metadata"] = {"messages": [f"[ERROR] {e}" for e in error.errors]}
             return 200, body, {}
+
+    def _auth_error(self, method: str, token: str | None) -> str | None:
+        """Slack's answer to the wrong kind of token: app-level methods refuse bot tokens."""
+        if not token:
+            return "not_authed"
+        if method in APP_TOKEN_METHODS:
+            if token.startswith(("xoxb-", "xoxp-")):
+                return "not_allowed_token_type"
+            return None if self.app_token and token == self.app_token else "invalid_auth"
+        return None if token == self.bot_token else "invalid_auth"
+
+    def _connections_open(self, api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+        if self.open_socket is None:
+            raise SlackError("not_allowed", ["Socket Mode is not available in this sandbox"])
+        return {"ok": True, "url": self.open_socket()}
 
     # ----------------------------------------------------------- response_url
     def _response_url(self, request: Request, token: str) -> Response:
