@@ -99,12 +99,6 @@ def test_connections_open_wants_the_app_level_token(socket_ss: SlackSandbox) -> 
     assert url.startswith("ws://127.0.0.1:") and "ticket=" in url
 
 
-def test_the_app_token_does_not_work_for_bot_methods(socket_ss: SlackSandbox) -> None:
-    with pytest.raises(SlackApiError) as caught:
-        WebClient(token=APP_TOKEN, base_url=socket_ss.api_url).auth_test()
-    assert caught.value.response["error"] == "invalid_auth"
-
-
 def test_hello_on_connect_and_each_url_is_single_use(socket_ss: SlackSandbox, connect) -> None:
     app = connect(ack())
     assert app.hello["type"] == "hello"
