@@ -54,7 +54,7 @@ class SocketApp:
 
 @pytest.fixture
 def socket_ss(ss: SlackSandbox) -> SlackSandbox:
-    ss.app_token = ss.api.app_token = APP_TOKEN
+    ss.app_token = APP_TOKEN
     ss.socket_mode = True
     return ss
 

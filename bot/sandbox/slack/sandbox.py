@@ -15,14 +15,13 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bot.sandbox.slack import delivery as wire
-from bot.sandbox.slack import socket_mode as wire_socket
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.slack.delivery import Delivery, Forge
 from bot.sandbox.slack.models import Channel, Clock, InvalidPayload, Message, User, View, Visible
 from bot.sandbox.slack.payloads import Team
 from bot.sandbox.slack.render import Rendered, render_message, render_view
 from bot.sandbox.slack.server import BackgroundServer
-from bot.sandbox.slack.socket_mode import SocketModeServer
+from bot.sandbox.slack.socket_mode import SocketModeServer, SocketResult
 from bot.sandbox.slack.webapi import ApiCall, Faults, ResponseUrlPost, WebApi
 from bot.sandbox.slack.workspace import Workspace
 
@@ -78,7 +77,6 @@ class SlackSandbox:
             app_id=app_id,
             clock=self.clock,
         )
-        self.app_token = app_token
         self.socket_mode = socket_mode
         self.api = WebApi(self.workspace, bot_token=bot_token, app_token=app_token)
         self.api.open_socket = self._open_socket
@@ -127,6 +125,15 @@ class SlackSandbox:
         return f"{self.url}/response/{token}"
 
     # --------------------------------------------------------------- Socket Mode
+    @property
+    def app_token(self) -> str:
+        """The app-level token (`xapp-…`) that `apps.connections.open` accepts."""
+        return self.api.app_token or ""
+
+    @app_token.setter
+    def app_token(self, value: str) -> None:
+        self.api.app_token = value
+
     def _open_socket(self) -> str:
         """`apps.connections.open`: start the WebSocket endpoint on first use, issue a URL."""
         with self._socket_lock:
@@ -224,7 +231,7 @@ class SlackSandbox:
         with self._socket_lock:
             socket = self._socket
         if socket is None:
-            outcome = wire_socket.SocketResult(envelope_id="", failed="dispatch_failed")
+            outcome = SocketResult(envelope_id="", failed="dispatch_failed")
         else:
             outcome = socket.deliver(kind, payload, self.ack_timeout)
         result = Delivery(
