@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import json
 import logging
+import signal
 import sys
 import threading
 import time
@@ -381,16 +382,25 @@ def serve(settings: Any, *, socket_mode: bool = False, host: str = "0.0.0.0") ->
     server = PooledWSGIServer(host, settings.port, web, handler=QuietRequestHandler)
     where = "Slack over Socket Mode; " if socket_mode else f"Slack at {EVENTS_PATH}; "
     print(f"recon: serving on http://{host}:{settings.port} ({where}{CALLBACK_PATH}, {HEALTH_PATH})")
+    if threading.current_thread() is threading.main_thread():
+        # Platforms stop processes with SIGTERM; treat it like Ctrl-C so the socket and the
+        # pools close cleanly instead of the process dying mid-request.
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        server.serve_forever()
+        server.serve_forever()  # werkzeug's loop swallows KeyboardInterrupt and returns
     except KeyboardInterrupt:
-        print("recon: stopping")
+        pass
     finally:
+        print("recon: stopping", flush=True)
         server.server_close()
         if socket_handler is not None:
             socket_handler.close()
         services.close()
     return EXIT_OK
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _configure_logging() -> None:

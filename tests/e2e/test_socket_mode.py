@@ -136,6 +136,7 @@ def test_a_bookkeeper_uses_recon_over_socket_mode_and_it_stops_cleanly(bot: Sock
     assert second.ts == first.ts  # replaced in place
 
     assert bot.slack.invalid_payloads == [] and bot.slack.warnings == []
-    bot.child.send_signal(signal.SIGINT)
+    bot.child.send_signal(signal.SIGTERM)  # what platforms send to stop a process
     assert bot.child.wait(timeout=10) == 0, bot.log.read_text()[-2000:]
+    assert "recon: stopping" in bot.log.read_text()
     bot.slack.wait_for(lambda: bot.slack.socket_connections == 0)
