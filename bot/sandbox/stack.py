@@ -35,13 +35,16 @@ import requests
 from cryptography.fernet import Fernet
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings
+from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings
 from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import XeroSandbox
 
 log = logging.getLogger(__name__)
 
 CHILD_START_TIMEOUT_S = 30.0
+# How a child-process bot is run: `recon-bot serve`, gunicorn as in the Procfile, or
+# `recon-bot serve --socket-mode` (Slack over the stand-in's WebSocket, no signing secret).
+SERVERS = ("serve", "gunicorn", "socket-mode")
 
 
 class _Late:
@@ -64,7 +67,7 @@ class _Quiet(WSGIRequestHandler):
         return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -122,8 +125,8 @@ class Stack:
         self.xero = xero or XeroSandbox(**(xero_options or {}))
         self.slack = slack or SlackSandbox()
         self.in_process = in_process
-        if server not in ("serve", "gunicorn"):
-            raise ValueError("server must be 'serve' or 'gunicorn'")
+        if server not in SERVERS:
+            raise ValueError(f"server must be one of {', '.join(SERVERS)}")
         self.server = server
         self._workers = workers
         self._executor = executor
@@ -151,7 +154,7 @@ class Stack:
                 self._server = make_server("127.0.0.1", 0, late, threaded=True, request_handler=_Quiet)
                 port = self._server.server_port
             else:
-                port = _free_port()
+                port = free_port()
             self.bot_url = f"http://127.0.0.1:{port}"
             self.events_url = f"{self.bot_url}/slack/events"
             redirect_uri = f"{self.bot_url}/xero/callback"
@@ -164,7 +167,12 @@ class Stack:
                 PORT=str(port),
                 **self._extra_env,
             )
-            self.settings = Settings.from_env(self.environ, needs=[NEEDS_SLACK, NEEDS_XERO], dotenv_path=None)
+            needs = [NEEDS_SLACK, NEEDS_XERO]
+            if self.server == "socket-mode":
+                del self.environ["SLACK_SIGNING_SECRET"]  # nothing reaches the bot from Slack over HTTP
+                self.environ["SLACK_APP_TOKEN"] = self.slack.app_token
+                needs.append(NEEDS_SOCKET)
+            self.settings = Settings.from_env(self.environ, needs=needs, dotenv_path=None)
             if self.in_process:
                 self._start_here(late)
             else:
@@ -195,7 +203,7 @@ class Stack:
     def _start_child(self) -> None:
         """``recon-bot serve`` (or gunicorn) with this stack's settings; waits until /healthz answers."""
         assert self._tmp is not None and self.settings is not None
-        log_path = Path(self._tmp.name) / "bot.log"
+        log_path = self.log_path
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "XERO_"))}
         env.update(self.environ)
         if self.server == "gunicorn":
@@ -213,6 +221,8 @@ class Stack:
             ]  # fmt: skip
         else:
             command = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1"]
+            if self.server == "socket-mode":
+                command.append("--socket-mode")
         with open(log_path, "wb") as out:
             self._child = subprocess.Popen(
                 command,
@@ -232,6 +242,17 @@ class Stack:
                 pass  # not listening yet, or a worker still booting
             time.sleep(0.05)
         raise RuntimeError(f"the bot did not come up in {CHILD_START_TIMEOUT_S:.0f} s")
+
+    @property
+    def child(self) -> subprocess.Popen[bytes] | None:
+        """The bot's process when it runs out of process (None in-process or once stopped)."""
+        return self._child
+
+    @property
+    def log_path(self) -> Path:
+        """What a child-process bot printed."""
+        assert self._tmp is not None
+        return Path(self._tmp.name) / "bot.log"
 
     def stop_bot(self) -> None:
         """Stop taking requests; work already handed to the executor goes on (see :meth:`stop`)."""

@@ -12,6 +12,7 @@ import time
 
 import requests
 
+from bot.sandbox.stack import free_port
 from bot.sandbox.xero import XeroSandbox
 from bot.sandbox.xero.cli import main
 
@@ -108,18 +109,12 @@ def test_discovery_document(sb: XeroSandbox) -> None:
 # --- recon-bot sandbox ---------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _settings(text: str) -> dict[str, str]:
     return dict(re.findall(r"^(XERO_[A-Z_]+)=(\S+)$", text, re.MULTILINE))
 
 
 def test_cli_main_in_a_thread_serves_until_stopped() -> None:
-    port = _free_port()
+    port = free_port()
     out = io.StringIO()
     stop = threading.Event()
     result: list[int] = []
@@ -174,7 +169,7 @@ def test_cli_main_in_a_thread_serves_until_stopped() -> None:
 
 
 def test_cli_as_a_process_exits_zero_on_ctrl_c() -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,

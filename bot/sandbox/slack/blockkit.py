@@ -6,27 +6,27 @@ import copy
 import hashlib
 from typing import Any
 
-STATEFUL_TYPES = {
-    "plain_text_input",
-    "url_text_input",
-    "email_text_input",
-    "number_input",
-    "static_select",
-    "external_select",
-    "users_select",
-    "conversations_select",
-    "channels_select",
-    "multi_static_select",
-    "multi_external_select",
-    "multi_users_select",
-    "multi_conversations_select",
-    "multi_channels_select",
-    "datepicker",
-    "timepicker",
-    "datetimepicker",
-    "checkboxes",
-    "radio_buttons",
-}
+TEXT_INPUT_TYPES = frozenset({"plain_text_input", "url_text_input", "email_text_input", "number_input"})
+CHOICE_TYPES = frozenset(
+    {
+        "static_select",
+        "external_select",
+        "users_select",
+        "conversations_select",
+        "channels_select",
+        "multi_static_select",
+        "multi_external_select",
+        "multi_users_select",
+        "multi_conversations_select",
+        "multi_channels_select",
+        "datepicker",
+        "timepicker",
+        "datetimepicker",
+        "checkboxes",
+        "radio_buttons",
+    }
+)
+STATEFUL_TYPES = TEXT_INPUT_TYPES | CHOICE_TYPES  # elements whose value lands in view.state
 
 
 def block_elements(block: dict[str, Any]) -> list[dict[str, Any]]:

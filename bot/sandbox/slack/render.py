@@ -15,25 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-SELECT_TYPES = {
-    "static_select",
-    "external_select",
-    "users_select",
-    "conversations_select",
-    "channels_select",
-    "multi_static_select",
-    "multi_external_select",
-    "multi_users_select",
-    "multi_conversations_select",
-    "multi_channels_select",
-    "overflow",
-    "datepicker",
-    "timepicker",
-    "datetimepicker",
-    "checkboxes",
-    "radio_buttons",
-}
-TEXT_INPUT_TYPES = {"plain_text_input", "url_text_input", "email_text_input", "number_input"}
+from bot.sandbox.slack.blockkit import CHOICE_TYPES, TEXT_INPUT_TYPES
+
+SELECT_TYPES = CHOICE_TYPES | {"overflow"}  # shown as a pick-list (overflow keeps no state)
 
 
 @dataclass(frozen=True)
