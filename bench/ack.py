@@ -33,9 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 
+from bot.demo.stack import Stack
 from bot.sandbox.slack import payloads
 from bot.sandbox.slack.delivery import sign
-from bot.sandbox.stack import Stack
 
 TARGET_P99_MS = 100.0
 PROBES = 10

@@ -17,25 +17,22 @@ import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import requests
+from cryptography.fernet import Fernet
 
-import requests  # noqa: E402
-from cryptography.fernet import Fernet  # noqa: E402
-
-from bot.config import Settings  # noqa: E402
-from bot.jobs import slack_client  # noqa: E402
-from bot.sandbox.slack import SlackSandbox  # noqa: E402
-from bot.sandbox.stack import bot_environ  # noqa: E402
-from bot.sandbox.xero import XeroSandbox  # noqa: E402
-from bot.services.container import build_services  # noqa: E402
-from bot.services.digest import DigestService  # noqa: E402
-from bot.slack.digest_commands import SlackPoster  # noqa: E402
-from bot.xero.throttle import Throttle  # noqa: E402
-from storage import digests as ledger  # noqa: E402
-from storage import grants, migrate, open_database  # noqa: E402
+from bot.config import Settings
+from bot.demo.stack import bot_environ
+from bot.jobs import slack_client
+from bot.sandbox.slack import SlackSandbox
+from bot.sandbox.xero import XeroSandbox
+from bot.services.container import build_services
+from bot.services.digest import DigestService
+from bot.slack.digest_commands import SlackPoster
+from bot.xero.throttle import Throttle
+from storage import digests as ledger
+from storage import grants, migrate, open_database
 
 TEAM = "T0RECON"
 REDIRECT = "http://127.0.0.1:9/xero/callback"

@@ -10,19 +10,15 @@ the machine; run it and read them.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from cryptography.fernet import Fernet
 
-from cryptography.fernet import Fernet  # noqa: E402
-
-from bot.sandbox.xero import XeroSandbox  # noqa: E402
-from bot.services.container import build_services  # noqa: E402
-from storage import open_database  # noqa: E402
-from tests.integration.world import REDIRECT, TEAM, World, settings_for  # noqa: E402
+from bot.demo.xero_world import REDIRECT, TEAM, World, settings_for
+from bot.sandbox.xero import XeroSandbox
+from bot.services.container import build_services
+from storage import open_database
 
 USER = "U0BENCH"
 

@@ -1,6 +1,6 @@
 """The demo's world: Xero sandbox, Slack stand-in, the bot's web app and its clock, on 127.0.0.1.
 
-Built on :class:`bot.sandbox.stack.Stack`, with three things the console needs on top:
+Built on :class:`bot.demo.stack.Stack`, with three things the console needs on top:
 
 * a services executor that counts work in flight, so the console knows when the bot has
   finished answering (rather than guessing with a fixed sleep);
@@ -23,9 +23,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot.config import Settings
+from bot.demo.stack import Stack
 from bot.sandbox.slack import Message, SlackSandbox, View
 from bot.sandbox.slack.actors import SandboxUser
-from bot.sandbox.stack import Stack
 from bot.sandbox.xero import XeroSandbox
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,6 @@ Choices that matter (see the Slack fact sheet for the traps behind them):
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Iterator
@@ -28,14 +27,13 @@ from slack_bolt.logger.messages import warning_client_prioritized_and_token_skip
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
 
-from bot.slack import actions, commands, events, views
+from bot.slack import actions, commands, digest_commands, events, views
 from bot.slack.handoff import AckFirst, Handoff
 
 log = logging.getLogger(__name__)
 
 ACK_THREADS = 64  # acks are quick; a generous pool means a burst of presses never queues
 SLACK_TIMEOUT_S = 10
-DIGEST_COMMANDS_MODULE = "bot.slack.digest_commands"
 
 
 def make_client(settings: Any, *, with_token: bool = True) -> WebClient:
@@ -144,16 +142,11 @@ def _quiet_token_warnings() -> Iterator[None]:
 
 
 def register(app: App, services: Any, *, ack_first: AckFirst | None = None) -> Handoff:
-    """Every listener, split by Slack surface; the digest's buttons too when that module exists."""
+    """Every listener, split by Slack surface."""
     handoff = Handoff(services.executor, ack_first=ack_first)
     commands.register(app, services, handoff)
     actions.register(app, services, handoff)
     views.register(app, services, handoff)
     events.register(app, services)
-    try:
-        digest = importlib.import_module(DIGEST_COMMANDS_MODULE)
-    except ImportError:
-        log.info("digest commands not installed; /recon digest will say so")
-    else:
-        digest.register(app, services)
+    digest_commands.register(app, services)
     return handoff

@@ -25,11 +25,7 @@ from bot.services.digest import (
     SubscriptionStatus,
     search_query,
 )
-from bot.slack import blocks as common
-from bot.slack import kit
-from bot.slack import text as tx
-from bot.slack.kit import Block, Message
-from storage.digests import (
+from bot.services.views import (
     STATUS_FAILED,
     STATUS_POSTING,
     STATUS_SENT,
@@ -38,6 +34,10 @@ from storage.digests import (
     Run,
     Subscription,
 )
+from bot.slack import blocks as common
+from bot.slack import kit
+from bot.slack import text as tx
+from bot.slack.kit import Block, Message
 
 ACTION_SHOW_ALL = "recon_digest_show_all"  # value: a /recon search query
 ACTION_REMOVE = "recon_digest_remove"  # value: subscription id

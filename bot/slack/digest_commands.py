@@ -31,14 +31,13 @@ from bot.services.digest import (
     parse_local_time,
     suggest_zone,
 )
+from bot.services.views import GrantView, Subscription
 from bot.slack import blocks as common
 from bot.slack import digest_blocks as views
 from bot.slack import replies
 from bot.slack import text as tx
 from bot.slack.handoff import Handoff
 from bot.slack.kit import Message
-from storage.digests import Subscription
-from storage.grants import GrantView
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.demo.stack import Stack
 from bot.jobs import Clock, slack_client
-from bot.sandbox.stack import Stack
 from bot.slack.digest_blocks import ACTION_REMOVE, ACTION_SHOW_ALL
 from bot.slack.refs import ACTION_EDIT
 from storage import digests as ledger

@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 import requests
 
 from bot.config import Settings
+from bot.demo.stack import bot_environ
 from bot.jobs import Clock, slack_client
 from bot.sandbox.slack import SlackSandbox
-from bot.sandbox.stack import bot_environ
 from bot.sandbox.xero import SandboxClock, XeroSandbox
 from bot.services.container import Services, build_services
 from bot.services.digest import DigestService, digest_service

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 
 _ids = itertools.count(1)
 

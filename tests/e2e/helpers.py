@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 
 
 def text_of(payload: Any) -> str:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from tests.e2e.helpers import message_text
 
 pytestmark = pytest.mark.slow

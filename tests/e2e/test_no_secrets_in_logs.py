@@ -13,7 +13,7 @@ import base64
 import logging
 import threading
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from tests.e2e.helpers import ephemeral_with, top_view_with
 
 

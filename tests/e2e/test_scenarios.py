@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from bot.slack import blocks
 from storage.audit import audit_for_transaction
 from tests.e2e.helpers import (

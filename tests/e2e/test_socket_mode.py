@@ -11,8 +11,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
+from bot.demo.stack import Stack
 from bot.sandbox.slack import SlackSandbox
-from bot.sandbox.stack import Stack
 from tests.e2e.helpers import buttons, message_text
 
 pytest.importorskip("websockets")

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from bot.sandbox.stack import Stack
+from bot.demo.stack import Stack
 from tests.e2e.helpers import edit_form, ephemeral_with, message_text, metadata, text_of, top_view_with
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.integration.world import make_world
+from bot.demo.xero_world import make_world
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from bot.demo.xero_world import TEAM, make_world
 from bot.services.errors import ServiceError
 from bot.services.query import QueryError
 from bot.xero.errors import RateLimited
 from storage.audit import audit_for_transaction
-from tests.integration.world import TEAM, make_world
 
 USER = "U0ALICE"
 

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.demo.xero_world import TEAM, make_world
 from bot.services.errors import NotConnected
 from bot.xero.filters import TransactionFilter
 from storage import grants
-from tests.integration.world import TEAM, make_world
 
 
 @pytest.fixture

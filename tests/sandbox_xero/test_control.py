@@ -12,7 +12,7 @@ import time
 
 import requests
 
-from bot.sandbox.stack import free_port
+from bot.demo.stack import free_port
 from bot.sandbox.xero import XeroSandbox
 from bot.sandbox.xero.cli import main
 

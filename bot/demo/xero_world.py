@@ -1,4 +1,6 @@
-"""A real Xero sandbox over HTTP plus the bot's real services on a real database.
+"""A real Xero sandbox over HTTP plus the bot's real services on a real database (no Slack).
+
+For integration tests and benchmarks: both build on it, so neither depends on the other's tree.
 
 The bot's clock follows the sandbox's clock, so advancing the sandbox by 31 minutes expires
 access tokens for both sides, as it would at Xero.
@@ -14,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 
 from bot.config import Settings
-from bot.sandbox.stack import bot_environ
+from bot.demo.stack import bot_environ
 from bot.sandbox.xero import XeroSandbox
 from bot.services.container import Services, build_services
 from bot.xero.throttle import Throttle
