@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -193,3 +194,102 @@ class AuditEntry(Base):
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(128), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# ---------------------------------------------------------------------- the mirror (DESIGN §2)
+
+# Surrogate keys are 64-bit on PostgreSQL (an upsert spends a sequence value per attempt, and the
+# mirror upserts every row it reads) and the rowid alias on SQLite (FTS5 indexes by rowid).
+MirrorKey = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class MirrorTransaction(Base):
+    """Our copy of one Xero bank transaction, with what search, results, edit and digests use.
+
+    Only live transactions are kept: a DELETED or VOIDED one leaves the mirror when a delta
+    brings it. Money is stored in ten-thousandths (``× 10⁴``) as integers so that equality and
+    ranges are exact on both dialects (SQLite has no decimal type): ``total_e4`` is Xero's
+    ``Total`` (never negative), ``signed_e4`` the same with money out negative.
+    ``search_text`` is contact, reference and line descriptions folded for matching
+    (``bot.services.textmatch.normalise``), one per line.
+    """
+
+    __tablename__ = "mirror_transactions"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "bank_transaction_id", name="uq_mirror_txn"),
+        Index("ix_mirror_date", "tenant_id", "date", "bank_transaction_id"),
+        Index("ix_mirror_unreconciled", "tenant_id", "is_reconciled", "date"),
+        Index("ix_mirror_updated", "tenant_id", "updated_utc"),
+        Index("ix_mirror_total", "tenant_id", "total_e4"),
+    )
+
+    id: Mapped[int] = mapped_column(MirrorKey, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    bank_transaction_id: Mapped[str] = mapped_column(String(64))
+    type: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    date: Mapped[date] = mapped_column(Date)
+    contact_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    contact_name: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reference: Mapped[str | None] = mapped_column(Text, nullable=True)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    bank_account_id: Mapped[str] = mapped_column(String(64))
+    bank_account_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    bank_account_name: Mapped[str] = mapped_column(Text, default="")
+    currency_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    total_e4: Mapped[int] = mapped_column(BigInteger)
+    signed_e4: Mapped[int] = mapped_column(BigInteger)
+    is_reconciled: Mapped[bool] = mapped_column(Boolean)
+    updated_utc: Mapped[datetime] = mapped_column(UTCDateTime())  # Xero's UpdatedDateUTC
+    line_descriptions: Mapped[str] = mapped_column(Text, default="")  # one per line
+    has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorSyncState(Base):
+    """How far the mirror of one organisation is in step with Xero, and who is syncing it now.
+
+    ``bookmark_utc`` is the newest ``UpdatedDateUTC`` Xero has sent us (Xero's clock, never
+    ours); deltas ask for changes since it, minus a small overlap. The first sync checkpoints
+    ``first_sync_page`` (with the bookmark it pages from) after every page so a crash resumes
+    there. ``lease_owner``/``lease_until`` make one sync per organisation at a time across
+    processes; an expired lease is free. ``calls_today`` counts this organisation's sync calls
+    on ``calls_day`` (UTC), so the sync keeps to its share of Xero's daily budget.
+    """
+
+    __tablename__ = "mirror_sync_state"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    bookmark_utc: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_sync_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_sync_page: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    first_sync_bookmark_utc: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    first_sync_expected: Mapped[int | None] = mapped_column(Integer, nullable=True)  # Xero's itemCount
+    first_sync_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_delta_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_sweep_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_full_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    calls_day: Mapped[date | None] = mapped_column(Date, nullable=True)
+    calls_today: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    lease_owner: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Organisation(Base):
+    """What Recon knows of a Xero organisation itself (``GET /Organisation``), shared by every
+    grant that holds it: its ShortCode for deep links, its country for how dates are typed."""
+
+    __tablename__ = "organisations"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), default="")
+    short_code: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    country_code: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # IANA
+    base_currency: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
