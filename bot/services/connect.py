@@ -13,15 +13,16 @@ import jwt
 from bot.services.errors import ConsentFailed, NotConnected, OrgAmbiguous, OrgNotFound, ServiceError
 from bot.xero.errors import XeroError
 from bot.xero.timezones import iana_zone
-from storage import grants
+from storage import grants, organisations
 from storage.db import Database
 from storage.grants import ConsentResult, GrantView, TenantView
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
+from storage.organisations import OrganisationView
 from storage.states import StateProblem, StateRejected, consume_state, create_state
 
 if TYPE_CHECKING:
     from bot.services.tokens import TokenService
-    from bot.xero.client import XeroClient
+    from bot.xero.client import TokenSource, XeroClient
     from bot.xero.oauth import XeroOAuth
 
 log = logging.getLogger(__name__)
@@ -191,13 +192,38 @@ class ConnectService:
             raise NotConnected(self.consent_url(team_id, user_id), reconnect=True)
         return tenant
 
+    def organisation(self, team_id: str, user_id: str, tenant_id: str) -> OrganisationView:
+        """The organisation's own details (ShortCode, country, zone), read from Xero once and kept.
+
+        Only for an organisation this user holds; the first call per organisation costs one
+        ``GET /Organisation`` (a :class:`XeroError` if Xero can't answer), later calls none.
+        """
+        tenant = self.require_tenant(team_id, user_id, tenant_id)
+        known = organisations.get_organisation(self.db, tenant_id)
+        if known is not None:
+            return known
+        return self.refresh_organisation(self._tokens.source(team_id, user_id, tenant.tenant_id))
+
+    def refresh_organisation(self, source: TokenSource) -> OrganisationView:
+        """Read ``GET /Organisation`` through ``source`` and keep what Recon uses of it."""
+        org = self._xero.get_organisation(source)
+        return organisations.save_organisation(
+            self.db,
+            tenant_id=source.tenant_id,
+            name=org.name,
+            short_code=org.short_code,
+            country_code=org.country_code,
+            timezone=iana_zone(org.timezone) if org.timezone else None,
+            base_currency=org.base_currency,
+            now=self._now,
+        )
+
     def org_timezone(self, team_id: str, user_id: str, tenant_id: str) -> str:
         """IANA zone of the organisation (cached after the first ``GET /Organisation``)."""
         tenant = self.require_tenant(team_id, user_id, tenant_id)
         if tenant.timezone:
             return tenant.timezone
-        organisation = self._xero.get_organisation(self._tokens.source(team_id, user_id, tenant_id))
-        zone = iana_zone(organisation.timezone)
+        zone = self.organisation(team_id, user_id, tenant_id).timezone or iana_zone(None)
         grants.set_tenant_timezone(self.db, tenant.grant_id, tenant_id, zone)
         return zone
 

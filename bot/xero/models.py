@@ -237,6 +237,7 @@ class BankTransaction:
     is_reconciled: bool
     updated_date_utc: datetime
     has_line_items: bool
+    has_attachments: bool = False
 
     @property
     def is_editable(self) -> bool:
@@ -279,6 +280,7 @@ class BankTransaction:
             is_reconciled=bool(d.get("IsReconciled", False)),
             updated_date_utc=_opt_datetime(d.get("UpdatedDateUTC")) or _EPOCH,
             has_line_items=has_lines,
+            has_attachments=bool(d.get("HasAttachments", False)),
         )
 
 
