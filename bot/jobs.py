@@ -77,7 +77,7 @@ def keep_tokens_alive(
     report = KeepAliveReport()
     for grant_id in grants.grants_due_for_keepalive(services.db, older_than=older_than, now=lambda: now):
         try:
-            _keep_alive(services, grant_id, now, report)
+            _keep_alive(services, grant_id, now, older_than, report)
         except Exception:
             # Isolation boundary: a surprise in one grant (a database error, a bug) must not
             # leave every other grant to expire. Logged with its traceback; retried next run.
@@ -95,10 +95,17 @@ def keep_tokens_alive(
     return report
 
 
-def _keep_alive(services: Any, grant_id: int, now: datetime, report: KeepAliveReport) -> None:
+def _keep_alive(
+    services: Any, grant_id: int, now: datetime, older_than: timedelta, report: KeepAliveReport
+) -> None:
     grant = grants.get_grant(services.db, grant_id)
     if grant is None:
         return  # disconnected since the list was read
+    if grant.refresh_pending_generation is None and grant.last_refreshed_at > now - older_than:
+        # Another keep-alive (a second clock, an overlapping run) refreshed it since the list was
+        # read; forcing a refresh of the generation seen now would rotate it twice.
+        report.already_fresh.append(grant_id)
+        return
     try:
         token = services.tokens.access_token(grant_id, stale_generation=grant.generation)
     except NotConnected:
@@ -112,7 +119,7 @@ def _keep_alive(services: Any, grant_id: int, now: datetime, report: KeepAliveRe
         report.failed.append(grant_id)
         return
     (report.refreshed if token.refreshed else report.already_fresh).append(grant_id)
-    if grant.refresh_pending_generation is not None:
+    if token.refreshed and grant.refresh_pending_generation is not None:
         report.retried.append(grant_id)
 
 
