@@ -86,11 +86,11 @@ def keep_tokens_alive(
     report.notified = send_reconnect_notices(services, now, client)
     if report.refreshed or report.needs_reconnect or report.failed:
         log.info(
-            "keep-alive: %d refreshed (%d unfinished ones retried), %d need reconnecting, %d failed",
+            "keep-alive: %d refreshed, %d need reconnecting, %d failed%s",
             len(report.refreshed),
-            len(report.retried),
             len(report.needs_reconnect),
             len(report.failed),
+            f" ({len(report.retried)} retried after an unfinished attempt)" if report.retried else "",
         )
     return report
 
