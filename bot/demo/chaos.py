@@ -658,13 +658,13 @@ def format_report(report: ChaosReport) -> str:
     lines = [
         head,
         "",
-        f"{'scenario':<28} {'rounds':>6} {'refresh calls':>13} {'per round min/avg/max':>22} "
+        f"{'scenario':<32} {'rounds':>6} {'refresh calls':>13} {'per round min/avg/max':>22} "
         f"{'expected':>9} {'problems':>8}",
     ]
     for name, n, calls, spread, expected, problems in rows:
-        lines.append(f"{name:<28} {n:>6} {calls:>13} {spread:>22} {expected:>9} {problems:>8}")
+        lines.append(f"{name:<32} {n:>6} {calls:>13} {spread:>22} {expected:>9} {problems:>8}")
     total_calls = sum(r.refresh_calls for r in report.rounds)
-    lines.append(f"{'all rounds':<28} {len(report.rounds):>6} {total_calls:>13}")
+    lines.append(f"{'all rounds':<32} {len(report.rounds):>6} {total_calls:>13}")
     per_round = Counter(r.refresh_calls for r in report.rounds)
     lines += [
         "",
