@@ -125,12 +125,17 @@ def check_xero_settings(
         )
     limit = settings.xero_daily_limit
     source = "XERO_DAILY_LIMIT" if env.get("XERO_DAILY_LIMIT", "").strip() else "the default"
-    report.line(
-        INFO,
-        f"xero: daily limit {limit} calls per organisation ({source}). New Xero apps start on Xero's "
-        f"Starter tier, {STARTER_DAILY_LIMIT} a day; on a larger tier raise it with "
-        f"XERO_DAILY_LIMIT=<your tier's daily limit> (e.g. {STANDARD_DAILY_LIMIT})",
-    )
+    if limit <= STARTER_DAILY_LIMIT:
+        advice = (
+            "Xero's Starter tier, where new apps start. On a larger tier raise it: "
+            f"XERO_DAILY_LIMIT=<your tier's daily limit> (e.g. {STANDARD_DAILY_LIMIT})"
+        )
+    else:
+        advice = (
+            f"New Xero apps start on the Starter tier, {STARTER_DAILY_LIMIT} a day: while yours is on "
+            f"it, set XERO_DAILY_LIMIT={STARTER_DAILY_LIMIT}, or Xero refuses the calls past that each day"
+        )
+    report.line(INFO, f"xero: daily limit {limit} calls per organisation ({source}) — {advice}")
 
 
 # --------------------------------------------------------------------------- platform

@@ -235,6 +235,10 @@ def test_the_daily_limit_in_force_and_how_to_raise_it(tmp_path):
     _, lines = check(good_env(url, XERO_DAILY_LIMIT="5000"))
     chosen = next(line for line in lines if line.startswith("[info] xero: daily limit"))
     assert chosen.startswith("[info] xero: daily limit 5000 calls per organisation (XERO_DAILY_LIMIT)")
+    assert "Starter" in chosen and "XERO_DAILY_LIMIT=1000" in chosen
+    _, lines = check(good_env(url, XERO_DAILY_LIMIT="1000"))
+    starter = next(line for line in lines if line.startswith("[info] xero: daily limit"))
+    assert "Starter tier" in starter and "XERO_DAILY_LIMIT=<your tier's daily limit>" in starter
 
 
 # --------------------------------------------------------------------------- platforms that wipe the disk

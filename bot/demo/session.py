@@ -33,7 +33,7 @@ from bot.demo import view as v
 from bot.demo.browser import Browser, Control, Page, is_local
 from bot.demo.commands import CONSOLE_HELP, Command, UsageError, parse, slack_client_text
 from bot.demo.transcript import Screen, Target, Transcript, comparable
-from bot.demo.world import CHANNEL_ID, CHANNEL_NAME, WORKSPACE_NAME, DemoWorld
+from bot.demo.world import CHANNEL_ID, CHANNEL_NAME, STEP, WORKSPACE_NAME, DemoWorld
 
 SLACKBOT = "USLACKBOT"
 QUIET_S = 0.15  # no new activity for this long (and an empty work pool) = Recon has answered
@@ -138,6 +138,7 @@ class Session:
         with self._lock:  # the background printer waits; this step shows its own results
             self._begin()
             try:
+                self.world.next_step()
                 self._dispatch(command)
             except UsageError as exc:
                 self._usage(str(exc))
@@ -843,6 +844,14 @@ def describe(world: DemoWorld, user: str) -> str:
         f"                   {orgs}",
         f"  Recon (the bot)  {world.bot_url}   /slack/events · /xero/callback · /healthz",
         "  Recon's clock    in-process: daily digests and token keep-alive (`time +25h` moves time on)",
+        *(
+            [
+                f"                   time starts at {world.services.now():%a %d %b %Y %H:%M} UTC and moves "
+                f"{STEP.seconds} s a step"
+            ]
+            if world.options.pinned
+            else []
+        ),
         f"  Database         {world.database_path} (deleted on exit)",
         "",
         f"You are @{person.name} ({person.real_name}) in #{CHANNEL_NAME}, with {others}.",
