@@ -1,4 +1,4 @@
-"""Editing a transaction's Reference and source link safely (DESIGN §4).
+"""Editing a transaction's Reference and source link safely.
 
 Safety rules: re-read before writing and refuse if Xero's copy moved since the user opened the
 form (their edit would silently overwrite someone else's); send a fresh object with every line
