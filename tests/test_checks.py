@@ -164,6 +164,19 @@ def test_offline_access_missing_alone_still_reports_everything_else(tmp_path):
     assert any(line.startswith("[ok  ] migrations:") for line in lines)
 
 
+def test_an_unreachable_database_is_one_line_among_the_others():
+    key = Fernet.generate_key().decode()
+    url = "postgresql://recon:secret-password@127.0.0.1:1/recon"
+    status, lines = check(good_env(url, RECON_ENCRYPTION_KEY=key, XERO_SCOPES="openid"))
+    text = "\n".join(lines)
+    assert status == 1
+    assert "[FAIL] settings: XERO_SCOPES must include offline_access" in text
+    assert any(line.startswith("[FAIL] database: OperationalError") for line in lines), text
+    assert "[info] xero: daily limit" in text
+    assert "secret-password" not in text
+    assert lines[-1] == "2 problem(s)"
+
+
 def test_a_clean_configuration_is_all_good(tmp_path):
     status, lines = check(good_env(upgraded_sqlite(tmp_path / "recon.db")))
     assert status == 0
