@@ -104,7 +104,7 @@ class Session:
         self._baseline: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
-        world.slack.subscribe(lambda item: self._feed.put(("event", item)))
+        world.slack.subscribe(self._on_slack_event)
 
     # ================================================================== identity
     @property
@@ -252,8 +252,18 @@ class Session:
         return StepResult(line, command.name, errors, "")
 
     # ================================================================== the feed
+    def _on_slack_event(self, item: Any) -> None:
+        """Runs in the stand-in as Slack records a change. On a pinned clock the message is
+        copied now, so every version is shown whatever the console's timing (see :meth:`drain`)."""
+        snapshot = None
+        if self.world.options.pinned and item.kind in _MESSAGE_KINDS:
+            ephemeral_to = item.user if item.kind == "ephemeral" or item.kind == "updated" else None
+            snapshot = self.world.find_message(item.channel, item.ref, ephemeral_to)
+        self._feed.put(("event", (item, snapshot)))
+
     def drain(self) -> None:
-        """Show everything that arrived, once per thing (the latest version of each)."""
+        """Show everything that arrived, once per thing: the latest version of each — or, on a
+        pinned clock (a transcript that must not depend on timing), every version in order."""
         with self._lock:
             items: list[tuple[str, Any]] = []
             while True:
@@ -261,15 +271,16 @@ class Session:
                     items.append(self._feed.get_nowait())
                 except queue.Empty:
                     break
+            every = self.world.options.pinned
             last_index = {}
             for index, (kind, item) in enumerate(items):
                 if kind == "event":
-                    last_index[_event_key(item)] = index
+                    last_index[_event_key(item[0])] = index
             for index, (kind, item) in enumerate(items):
                 if kind == "log":
                     self._show_log(item)
-                elif last_index.get(_event_key(item)) == index:
-                    self._show_event(item)
+                elif every or last_index.get(_event_key(item[0])) == index:
+                    self._show_event(*item)
 
     def _show_log(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -283,10 +294,10 @@ class Session:
         else:
             self.t.note("clock: " + message.removeprefix("clock: "))
 
-    def _show_event(self, event: Any) -> None:
+    def _show_event(self, event: Any, snapshot: Any = None) -> None:
         me = self.me.slack_id
         if event.kind in _MESSAGE_KINDS:
-            self._show_message_event(event)
+            self._show_message_event(event, snapshot)
         elif event.kind == "deleted":
             key = ("message", event.channel, event.ref)
             if key in self._shown:
@@ -305,7 +316,7 @@ class Session:
             self.t.print(self.style.yellow(f"{v.ERROR_MARK} Slack: {event.summary}"))
             self._error(f"Slack: {event.summary}")
 
-    def _show_message_event(self, event: Any) -> None:
+    def _show_message_event(self, event: Any, snapshot: Any = None) -> None:
         me = self.me.slack_id
         ephemeral_to = (
             event.user if event.kind == "ephemeral" or (event.kind == "updated" and event.user) else None
@@ -314,7 +325,7 @@ class Session:
             return
         if ephemeral_to is None and event.channel not in self.world.visible_channels(self.user):
             return
-        message = self.world.find_message(event.channel, event.ref, ephemeral_to)
+        message = snapshot or self.world.find_message(event.channel, event.ref, ephemeral_to)
         if message is not None:
             self.show_message(message)
 
