@@ -259,6 +259,11 @@ class Session:
         if self.world.options.pinned and item.kind in _MESSAGE_KINDS:
             ephemeral_to = item.user if item.kind == "ephemeral" or item.kind == "updated" else None
             snapshot = self.world.find_message(item.channel, item.ref, ephemeral_to)
+        elif self.world.options.pinned and (item.kind in _VIEW_KINDS or item.kind == "home_published"):
+            try:
+                snapshot = self.world.slack.view(item.ref or "")
+            except KeyError:
+                snapshot = None
         self._feed.put(("event", (item, snapshot)))
 
     def drain(self) -> None:
@@ -305,11 +310,11 @@ class Session:
                 self.screen.retire(key)
                 self._working.pop(key, None)
         elif event.kind in _VIEW_KINDS and event.user == me:
-            self.show_view(event.ref)
+            self.show_view(event.ref, view=snapshot)
             if event.kind == "view_errors":
                 self._error(f"the modal shows errors — {event.summary.split('—', 1)[-1].strip()}")
         elif event.kind == "home_published" and event.user == me and self._watching_home:
-            self.show_home()
+            self.show_home(home=snapshot)
         elif event.kind == "view_closed" and event.user == me:
             self._view_closed(event.ref)
         elif event.kind == "failure" and event.user == me and not event.channel:
@@ -372,13 +377,15 @@ class Session:
             parts.append("updated")
         return " · ".join(parts)
 
-    def show_view(self, view_id: str | None, *, force: bool = False) -> None:
-        try:
-            view = self.world.slack.view(view_id or "")
-        except KeyError:
-            return
+    def show_view(self, view_id: str | None, *, force: bool = False, view: Any = None) -> None:
+        """The modal as it is now, or as it was when Slack recorded a change (``view``)."""
+        if view is None:
+            try:
+                view = self.world.slack.view(view_id or "")
+            except KeyError:
+                return
         if view.type == "home":
-            self.show_home(force=force)
+            self.show_home(force=force, home=view)
             return
         if view.closed or view.user_id != self.me.slack_id:
             return
@@ -411,8 +418,8 @@ class Session:
             self.t.note("the modal closed")
             del self._shown[key]
 
-    def show_home(self, *, force: bool = False) -> bool:
-        home = self.world.slack.home(self.me.slack_id)
+    def show_home(self, *, force: bool = False, home: Any = None) -> bool:
+        home = home or self.world.slack.home(self.me.slack_id)
         if home is None:
             return False
         key = ("home", home.id)
