@@ -19,7 +19,7 @@ from urllib.parse import urlparse
 
 import requests
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings, environment
+from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, XERO_CALLBACK_PATH, Settings, environment
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -90,10 +90,12 @@ def run_checks(
 # --------------------------------------------------------------------------- Slack and Xero settings
 
 
-def public_host(settings: Settings) -> str:
-    """The host Slack and Xero reach the bot at, as far as the settings tell."""
-    parsed = urlparse(settings.xero_redirect_uri)
-    return parsed.netloc if parsed.scheme == "https" and parsed.netloc else "<your host>"
+def public_base(settings: Settings) -> str:
+    """Where Slack and Xero reach the bot (``https://host[/prefix]``), as far as the settings tell."""
+    uri = settings.xero_redirect_uri
+    if urlparse(uri).scheme != "https" or not uri.endswith(XERO_CALLBACK_PATH):
+        return "https://<your host>"
+    return uri[: -len(XERO_CALLBACK_PATH)]
 
 
 def check_slack_mode(
@@ -108,10 +110,10 @@ def check_slack_mode(
             "comes back over HTTPS to XERO_REDIRECT_URI",
         )
         return
-    host = public_host(settings) if "XERO_REDIRECT_URI" not in unusable else "<your host>"
+    base = public_base(settings) if "XERO_REDIRECT_URI" not in unusable else "https://<your host>"
     report.line(
         INFO,
-        f"slack: HTTP mode: the Slack app's Request URLs must be https://{host}/slack/events "
+        f"slack: HTTP mode: the Slack app's Request URLs must be {base}/slack/events "
         "(or set SLACK_APP_TOKEN for Socket Mode)",
     )
 
@@ -126,7 +128,10 @@ def check_xero_settings(
             "URI on the Xero app",
         )
     limit = settings.xero_daily_limit
-    source = "XERO_DAILY_LIMIT" if env.get("XERO_DAILY_LIMIT", "").strip() else "the default"
+    if "XERO_DAILY_LIMIT" in unusable:
+        source = "the default, as XERO_DAILY_LIMIT is not usable"
+    else:
+        source = "XERO_DAILY_LIMIT" if env.get("XERO_DAILY_LIMIT", "").strip() else "the default"
     if limit <= STARTER_DAILY_LIMIT:
         advice = (
             "Xero's Starter tier, where new apps start. On a larger tier raise it: "

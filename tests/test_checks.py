@@ -203,6 +203,8 @@ def test_http_mode_without_a_signing_secret_fails(tmp_path):
     assert status == 1
     assert "[FAIL] settings: SLACK_SIGNING_SECRET is not set" in lines
     assert any("https://recon.example.com/slack/events" in line for line in lines)
+    _, lines = check({**env, "XERO_REDIRECT_URI": "https://example.com/recon/xero/callback"})
+    assert any("Request URLs must be https://example.com/recon/slack/events" in line for line in lines)
 
 
 def test_the_socket_mode_flag_asks_for_the_app_token_instead(tmp_path):
