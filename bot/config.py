@@ -17,6 +17,7 @@ XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 XERO_IDENTITY_URL = "https://identity.xero.com"
 XERO_API_URL = "https://api.xero.com"
 SLACK_API_URL = "https://slack.com/api/"
+XERO_CALLBACK_PATH = "/xero/callback"  # the route bot.web serves for Xero's redirect
 
 # Which settings each process needs; ``check`` asks for all of them.
 NEEDS_SLACK = "slack"
@@ -90,9 +91,31 @@ class Settings:
         dotenv_path: str | None = ".env",
     ) -> Settings:
         """Read and validate; raise :class:`SettingsError` listing every problem."""
-        env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
-        env.update(os.environ if environ is None else environ)
-        return _build(env, set(needs))
+        settings, problems = cls.inspect(environ, needs=needs, dotenv_path=dotenv_path)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    @classmethod
+    def inspect(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        needs: Iterable[str] = (),
+        dotenv_path: str | None = ".env",
+    ) -> tuple[Settings, list[str]]:
+        """What could be read, and every problem, without raising: for ``recon-bot check``, which
+        goes on to check the database and the network with whatever is usable. Each problem starts
+        with the name of the variable it is about, and a value named there must not be relied on."""
+        problems: list[str] = []
+        return _build(environment(environ, dotenv_path), set(needs), problems), problems
+
+
+def environment(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> dict[str, str]:
+    """The variables settings are read from: the ``.env`` file, overridden by the environment."""
+    env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
+    env.update(os.environ if environ is None else environ)
+    return env
 
 
 def _read_dotenv(path: str) -> Mapping[str, str]:
@@ -108,9 +131,32 @@ def _is_http_url(value: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
-    problems: list[str] = []
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why Xero would refuse ``uri`` or send the browser nowhere, or None when it is usable.
+
+    Xero accepts http only for localhost, and Recon serves exactly one callback route, so a URI
+    that fails either rule breaks every consent at its last step; start-up refuses it instead.
+    """
+    if not _is_http_url(uri):
+        return "XERO_REDIRECT_URI must be an absolute http(s) URL"
+    parsed = urlparse(uri)
+    example = f"https://{parsed.hostname or 'recon.example.com'}{XERO_CALLBACK_PATH}"
+    if parsed.fragment or uri.endswith("#"):
+        return f"XERO_REDIRECT_URI must not contain a #fragment (OAuth forbids it), e.g. {example}"
+    if not parsed.path.endswith(XERO_CALLBACK_PATH):
+        return (
+            f"XERO_REDIRECT_URI must end in {XERO_CALLBACK_PATH}, the only callback route Recon serves, "
+            f"e.g. {example}"
+        )
+    if parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
+        return f"XERO_REDIRECT_URI must use https (Xero allows http only for localhost), e.g. {example}"
+    return None
+
+
+def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Settings:
     def get(name: str, default: str = "") -> str:
         return env.get(name, default).strip()
 
@@ -152,8 +198,10 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     client_id = require("XERO_CLIENT_ID", NEEDS_XERO)
     client_secret = require("XERO_CLIENT_SECRET", NEEDS_XERO)
     redirect_uri = require("XERO_REDIRECT_URI", NEEDS_XERO)
-    if redirect_uri and not _is_http_url(redirect_uri):
-        problems.append("XERO_REDIRECT_URI must be an absolute http(s) URL")
+    if redirect_uri:
+        problem = redirect_uri_problem(redirect_uri)
+        if problem:
+            problems.append(problem)
     scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
     if "offline_access" not in scopes:
         problems.append(
@@ -202,8 +250,6 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     daily_limit = whole("XERO_DAILY_LIMIT", "5000", 50, 1_000_000, "calls per organisation per day")
     processes = whole("RECON_XERO_PROCESSES", "1", 1, 60, "processes sharing Xero's limits")
 
-    if problems:
-        raise SettingsError(problems)
     return Settings(
         slack_bot_token=Secret(bot_token),
         slack_signing_secret=Secret(signing_secret),
