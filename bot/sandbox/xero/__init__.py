@@ -40,7 +40,8 @@ bank account, ``LineItems: []`` is refused, Reference is at most 255 characters 
 be absolute http(s); an unparseable ``If-Modified-Since`` is ignored (everything comes back).
 """
 
+from .actions import ActionError
 from .clock import SandboxClock
 from .sandbox import XeroSandbox
 
-__all__ = ["SandboxClock", "XeroSandbox"]
+__all__ = ["ActionError", "SandboxClock", "XeroSandbox"]

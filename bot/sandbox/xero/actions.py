@@ -20,7 +20,7 @@ new transaction in a foreign-currency account gets CurrencyRate 1.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -47,10 +47,64 @@ class Change:
     details: str
     new_contact: Contact | None = None
     touch: bool = True  # move UpdatedDateUTC
-    changes: list[str] = field(default_factory=list)
 
 
 NewId = Callable[[], str]
+
+# What the control surface accepts (the same names in Python and in JSON).
+CREATE_FIELDS = (
+    "type",
+    "contact",
+    "amount",
+    "date",
+    "reference",
+    "description",
+    "bank_account",
+    "account_code",
+    "line_amount_types",
+    "url",
+)
+EDIT_FIELDS = ("reference", "contact", "amount", "date", "description")
+ACTIONS = ("edit", "delete", "void", "reconcile", "unreconcile")
+
+
+def create_from(org: Organisation, new_id: NewId, params: dict[str, Any], today: date) -> Change:
+    """:func:`create` from the control surface's field names."""
+    fields = _known(params, CREATE_FIELDS)
+    for required in ("contact", "amount"):
+        if fields.get(required) is None:
+            raise ActionError(f"{required} is required to create a transaction.")
+    if "type" in fields:
+        fields["kind"] = fields.pop("type")
+    if "date" in fields:
+        fields["day"] = fields.pop("date")
+    return create(org, new_id, today=today, **{k: v for k, v in fields.items() if v is not None})
+
+
+def perform(name: str, org: Organisation, current: Txn, new_id: NewId, params: dict[str, Any]) -> Change:
+    """One of :data:`ACTIONS` on ``current``, with the control surface's field names."""
+    if name == "edit":
+        fields = _known(params, EDIT_FIELDS)
+        if "date" in fields:
+            fields["day"] = fields.pop("date")
+        return edit(org, current, new_id, **fields)
+    if name in ("delete", "void"):
+        _known(params, ())
+        return delete(current) if name == "delete" else void(current)
+    if name in ("reconcile", "unreconcile"):
+        touch = _known(params, ("touch",)).get("touch", False)
+        if not isinstance(touch, bool):
+            raise ActionError("touch must be true or false.")
+        return reconcile(current, reconciled=name == "reconcile", touch=touch)
+    raise ActionError(f"Unknown action {name!r}; use one of {', '.join(ACTIONS)}.")
+
+
+def _known(params: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        accepted = ", ".join(allowed) or "nothing"
+        raise ActionError(f"Unknown field(s) {', '.join(unknown)}; this accepts {accepted}.")
+    return dict(params)
 
 
 # --- create -------------------------------------------------------------------------------
@@ -156,7 +210,7 @@ def edit(
             changes.append(f"Total changed from {from_cents(current.total)} to {from_cents(txn.total)}")
     if not changes:
         raise ActionError("Nothing to change: give reference, contact, amount, date or description.")
-    return Change(txn, "Edited", "; ".join(changes) + ".", new_contact, changes=changes)
+    return Change(txn, "Edited", "; ".join(changes) + ".", new_contact)
 
 
 # --- status and reconciliation ------------------------------------------------------------
@@ -191,8 +245,9 @@ def reconcile(current: Txn, *, reconciled: bool, touch: bool) -> Change:
         raise ActionError(f"This transaction is already {'reconciled' if reconciled else 'unreconciled'}.")
     txn = clone(current)
     txn.reconciled = reconciled
-    kind = "Reconciled" if reconciled else "Unreconciled"
-    return Change(txn, kind, f"{kind} with a bank statement line.", touch=touch)
+    if reconciled:
+        return Change(txn, "Reconciled", "Matched to a bank statement line.", touch=touch)
+    return Change(txn, "Unreconciled", "No longer matched to a bank statement line.", touch=touch)
 
 
 # --- parsing and checks -------------------------------------------------------------------

@@ -209,21 +209,21 @@ class Ledger:
             self._commit(org, current, updated, "Edited", details, user)
             return updated
 
-    def create(self, org: Organisation, fields: dict[str, Any], user: str) -> Txn:
-        """A new SPEND or RECEIVE transaction (see :func:`actions.create`); raises ActionError."""
+    def create(self, org: Organisation, params: dict[str, Any], user: str) -> Txn:
+        """A new SPEND or RECEIVE transaction (:func:`actions.create_from`); raises ActionError."""
         with self.lock:
             self.txns(org)
-            change = actions.create(org, self._new_id(org), today=self.clock.now().date(), **fields)
+            change = actions.create_from(org, self._new_id(org), params, self.clock.now().date())
             self._apply(org, None, change, user)
             return change.txn
 
-    def act(self, org: Organisation, txn_id: str, action: Callable[[Txn], actions.Change], user: str) -> Txn:
-        """Run ``action`` (edit, delete, void, reconcile…) on a stored transaction and keep the result."""
+    def act(self, org: Organisation, txn_id: str, name: str, params: dict[str, Any], user: str) -> Txn:
+        """Edit, delete, void, reconcile or unreconcile (:func:`actions.perform`) a stored transaction."""
         with self.lock:
             current = self.find(org, txn_id)
             if current is None:
                 raise KeyError(txn_id)
-            change = action(current)
+            change = actions.perform(name, org, current, self._new_id(org), params)
             self._apply(org, current, change, user)
             return change.txn
 
