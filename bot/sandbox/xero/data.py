@@ -351,6 +351,12 @@ class _TxnGenerator:
         self.customers = org.contacts[len(profile.suppliers) :]
         self.rates = {k: v.rate_bp for k, v in org.tax_rates.items()}
         self.out: dict[str, Txn] = {}
+        # Shared values (one object per distinct value): a million rows repeat the same days,
+        # initials, references and tracking pairs, so sharing them saves time and memory.
+        self._days: dict[int, date] = {}
+        self._initials: dict[str, str] = {}
+        self._strings: dict[str, str] = {}
+        self._tracking: dict[tuple[int, ...], tuple] = {}
 
     def run(self) -> dict[str, Txn]:
         rng = self.rng
@@ -376,7 +382,10 @@ class _TxnGenerator:
         t.id = new_uuid(rng)
         t.type = kind
         t.bank = bank
-        t.date = date.fromordinal(day_ord)
+        day = self._days.get(day_ord)
+        if day is None:
+            day = self._days[day_ord] = date.fromordinal(day_ord)
+        t.date = day
         day_ms = (day_ord - _EPOCH_ORDINAL) * _DAY_MS
         created_ms = day_ms + int(rng.random() * 4 * _DAY_MS) + 28_800_000 + int(rng.random() * 43_200_000)
         created_ms = min(created_ms, self.start_ms - 60_000 - int(rng.random() * 3_600_000))
@@ -439,9 +448,14 @@ class _TxnGenerator:
             return None
         number = 1000 + int(r * 1e6) % 9000
         if spend:
-            initials = "".join(w[0] for w in contact.name.split() if w[:1].isalpha())[:3].upper() or "REF"
-            return f"{initials}-{number}" if r < 0.7 else f"Card {number}"
-        return f"INV-{number:04d}" if r < 0.8 else "Cash sales"
+            initials = self._initials.get(contact.name)
+            if initials is None:
+                letters = "".join(w[0] for w in contact.name.split() if w[:1].isalpha())
+                initials = self._initials[contact.name] = letters[:3].upper() or "REF"
+            text = f"{initials}-{number}" if r < 0.7 else f"Card {number}"
+        else:
+            text = f"INV-{number:04d}" if r < 0.8 else "Cash sales"
+        return self._strings.setdefault(text, text)
 
     def _add_line(self, t: Txn, code: str, description: str, tax_type: str, rate: int) -> None:
         rng = self.rng
@@ -454,9 +468,12 @@ class _TxnGenerator:
             cents = max(cents // n, 1) * n
         tracking: tuple = ()
         if self.org.tracking and r > 0.65:
-            tracking = tuple(
-                (cat, cat.options[int(rng.random() * len(cat.options))]) for cat in self.org.tracking[:2]
-            )
+            categories = self.org.tracking[:2]
+            picks = tuple(int(rng.random() * len(cat.options)) for cat in categories)
+            tracking = self._tracking.get(picks)
+            if tracking is None:
+                tracking = tuple((cat, cat.options[i]) for cat, i in zip(categories, picks, strict=True))
+                self._tracking[picks] = tracking
         tax = line_tax(cents, rate, t.line_amount_types)
         t.lines.append(Line(new_uuid(rng), description, quantity, None, code, tax_type, tax, cents, tracking))
 
