@@ -95,16 +95,27 @@ class Window:
 
 
 class _Orderings:
-    """One organisation's transactions in the two orders the API serves without sorting."""
+    """One organisation's transactions in the two orders the API serves without sorting.
+
+    Built on the first list call (the Date order on the first call that needs it), with two
+    stable sorts rather than tuple keys, which keeps a million-row build to a few seconds and
+    no extra memory beyond the lists themselves.
+    """
 
     def __init__(self, txns: dict[str, Txn]) -> None:
-        by_id = sorted(txns.values(), key=_by_id)
-        self.by_updated = sorted(by_id, key=_by_updated)  # stable: ties stay in id order
-        self.by_date = sorted(by_id, key=_by_date)
+        self.by_updated = sorted(sorted(txns.values(), key=_by_id), key=_by_updated)
+        self._by_date: list[Txn] | None = None
+
+    @property
+    def by_date(self) -> list[Txn]:
+        if self._by_date is None:
+            self._by_date = sorted(sorted(self.by_updated, key=_by_id), key=_by_date)
+        return self._by_date
 
     def written(self, before: Txn | None, after: Txn) -> None:
         _move(self.by_updated, before, after, _UPDATED_KEY)
-        _move(self.by_date, before, after, _DATE_KEY)
+        if self._by_date is not None:
+            _move(self._by_date, before, after, _DATE_KEY)
 
     def modified_from(self, cut_ms: int) -> int:
         return bisect.bisect_left(self.by_updated, cut_ms, key=_by_updated)
