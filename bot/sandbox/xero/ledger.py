@@ -1,8 +1,11 @@
 """The accounting side: every organisation's data and the operations the API exposes.
 
-Handlers in :mod:`.accounting` translate HTTP to these calls; the ``XeroSandbox`` facade uses
-them directly for ``get_transaction`` / ``modify_transaction`` / ``history``. One re-entrant
-lock guards all data, so concurrent API calls and test-side edits never see half an update.
+Handlers in :mod:`.accounting` translate HTTP to these calls; the ``XeroSandbox`` facade and
+the ``/_sandbox`` control surface use them directly (reads, and the Xero-side changes of
+:mod:`.actions`). Which rows a list returns is :mod:`.listing`'s business; every write goes
+through :meth:`Ledger._commit`, which stamps UpdatedDateUTC and tells the listing. One
+re-entrant lock guards all data, so concurrent API calls and test-side edits never see half an
+update.
 """
 
 from __future__ import annotations
@@ -141,6 +144,12 @@ class Ledger:
         with_lines = query.page is not None
         items = [self._render(org, t, with_lines, query.unitdp) for t in rows]
         return Result(200, envelope(self.clock.now(), "BankTransactions", items, **body_extra))
+
+    def every_transaction(self, org: Organisation) -> list[dict[str, Any]]:
+        """Every transaction as GET by id shows it (unitdp=4), in the order they were made."""
+        with self.lock:
+            rows = list(self.txns(org).values())
+        return [self._render(org, t, True, 4) for t in rows]
 
     def get_transaction(self, org: Organisation, txn_id: str, unitdp: int | None = None) -> Result:
         with self.lock:
