@@ -89,6 +89,7 @@ class XeroSandbox:
             "organisations": organisations,
             "consent": consent,
             "daily_limit": daily_limit,
+            "minute_limit": minute_limit,
             "tenants": self.tenants,
         }
         self.wsgi = SandboxApp(self._ctx)
