@@ -11,10 +11,11 @@ deleted, DOC-BT); a DELETED or VOIDED transaction changes no more; a reconciled 
 amount and date and cannot be deleted or voided until it is unreconciled. VOIDED is allowed for
 every type (Xero voids prepayments and overpayments).
 
-Guesses: editing ``amount`` of a transaction with several lines changes its first line by the
-difference (all its lines but the first go when the difference is larger than that line); with
-Exclusive amounts the line's tax is set so that the Total is exactly the amount asked for; a
-new transaction in a foreign-currency account gets CurrencyRate 1.
+Guesses: editing ``amount`` (the new Total) changes the first line by the difference, with
+quantity 1 (the other lines go when the difference is larger than the first line); with
+Exclusive amounts that line's tax is set so that the Total is exactly the amount asked for;
+``description`` is the first line's; ``contact`` is a name, matched in any case, a new contact
+being made for a new name; a new transaction in a foreign-currency account gets CurrencyRate 1.
 """
 
 from __future__ import annotations

@@ -24,10 +24,10 @@ from .clock import SandboxClock
 from .data import ensure_transactions, new_uuid
 from .fields import ACCOUNT_FIELDS, TRACKING_FIELDS, TXN_FIELDS
 from .formats import envelope, validation_error
-from .listing import HighVolume, Listing, sort_value
+from .listing import HighVolume, Listing
 from .model import Organisation, Txn, clone
 from .updates import UpdateError, apply_update, unwrap
-from .where import FieldSpec, WhereError, compile_where, parse_order
+from .where import FieldSpec, WhereError, compile_where, parse_order, sort_value
 
 HIGH_VOLUME_THRESHOLD = 100_000
 DEFAULT_PAGE_SIZE = 100

@@ -34,7 +34,7 @@ from typing import Any
 
 from .fields import TXN_FIELDS
 from .model import Organisation, Txn
-from .where import Compiled, FieldSpec, OrderKey
+from .where import Compiled, FieldSpec, OrderKey, sort_value
 
 OPTIMISED_FILTERS = {
     ("Type", "=="),
@@ -283,12 +283,6 @@ def _date_range(compiled: Compiled | None) -> tuple[int | None, int | None]:
             bound = day - (1 if c.op == "<" else 0)
             hi = bound if hi is None else min(hi, bound)
     return lo, hi
-
-
-def sort_value(value: Any) -> tuple[bool, Any]:
-    if isinstance(value, str):
-        value = value.lower()
-    return (value is not None, value if value is not None else 0)
 
 
 def _sort(rows: list[Txn], order: list[OrderKey], in_order: str) -> list[Txn]:
