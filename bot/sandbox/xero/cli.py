@@ -94,6 +94,7 @@ def main(
     stop = stop or threading.Event()
     restore = _stop_on_signals(stop)
     try:
+        sb.warm()  # so the settings lines mean "ready", even for a million transactions
         describe(sb, out)
         while not stop.wait(0.2):
             pass

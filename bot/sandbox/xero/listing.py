@@ -167,6 +167,11 @@ class Listing:
 
     # --- reads --------------------------------------------------------------------------
 
+    def warm(self, org: Organisation, txns: dict[str, Txn]) -> None:
+        """Build the UpdatedDateUTC ordering now rather than on the first list call."""
+        if org.tenant_id not in self._orderings:
+            self._orderings[org.tenant_id] = _Orderings(txns)
+
     def select(
         self,
         org: Organisation,
@@ -179,9 +184,8 @@ class Listing:
         since: datetime | None,
     ) -> Window:
         """The rows a list query matches, in its order; raises :class:`HighVolume`."""
-        orderings = self._orderings.get(org.tenant_id)
-        if orderings is None:
-            orderings = self._orderings[org.tenant_id] = _Orderings(txns)
+        self.warm(org, txns)
+        orderings = self._orderings[org.tenant_id]
         cut_ms = modified_cut_ms(since) if since is not None else None
         if compiled is None and _is_updated_order(order):
             start = orderings.modified_from(cut_ms) if cut_ms is not None else 0
