@@ -7,7 +7,7 @@ line its History gets. The ledger stores the copy (moving UpdatedDateUTC, except
 action says otherwise) and tells the list indexes.
 
 The rules, as Xero's screens apply them: only SPEND and RECEIVE are created or edited (and
-deleted, DOC-BT); a DELETED or VOIDED transaction changes no more; a reconciled one keeps its
+deleted, per Xero's BankTransactions page); a DELETED or VOIDED transaction changes no more; a reconciled one keeps its
 amount and date and cannot be deleted or voided until it is unreconciled. VOIDED is allowed for
 every type (Xero voids prepayments and overpayments).
 

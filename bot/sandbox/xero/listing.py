@@ -14,7 +14,7 @@ the same query are slices too. Every write to an organisation drops that organis
 results, so page 2 read after a change shows the change.
 
 If-Modified-Since is whole seconds (see :func:`modified_cut_ms`). Xero's high-volume rule
-(DOC-BT) is applied here too. Xero does not say how it counts, so two guesses: a query that
+(Xero's BankTransactions page) is applied here too. Xero does not say how it counts, so two guesses: a query that
 filters or orders on unoptimised fields is refused when the optimised terms (Type, Status,
 Contact.ContactID equality, a Date range, If-Modified-Since) leave more than the threshold to
 scan; a query without ``page`` is refused when more than the threshold would come back. A paged
