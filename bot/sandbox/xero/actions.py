@@ -6,9 +6,10 @@ checks what Xero's screens would check, and returns a changed copy of the transa
 line its History gets. The ledger stores the copy (moving UpdatedDateUTC, except where the
 action says otherwise) and tells the list indexes.
 
-The rules, as Xero's screens apply them: only SPEND and RECEIVE are created or edited (and
-deleted, per Xero's BankTransactions page); a DELETED or VOIDED transaction changes no more; a reconciled one keeps its
-amount and date and cannot be deleted or voided until it is unreconciled. VOIDED is allowed for
+The rules, as Xero's screens apply them: only SPEND and RECEIVE are created or edited
+(and deleted, per Xero's BankTransactions page); a DELETED or VOIDED transaction changes no
+more; a reconciled one keeps its amount and date and cannot be deleted or voided until it is
+unreconciled. VOIDED is allowed for
 every type (Xero voids prepayments and overpayments).
 
 Guesses: editing ``amount`` (the new Total) changes the first line by the difference, with

@@ -13,14 +13,13 @@ are kept in a small LRU keyed by (tenant, where, order, If-Modified-Since), so t
 the same query are slices too. Every write to an organisation drops that organisation's cached
 results, so page 2 read after a change shows the change.
 
-If-Modified-Since is whole seconds (see :func:`modified_cut_ms`). Xero's high-volume rule
-(Xero's BankTransactions page) is applied here too. Xero does not say how it counts, so two guesses: a query that
-filters or orders on unoptimised fields is refused when the optimised terms (Type, Status,
-Contact.ContactID equality, a Date range, If-Modified-Since) leave more than the threshold to
-scan; a query without ``page`` is refused when more than the threshold would come back. A paged
-read of every row is allowed however big the organisation is, because that is how Xero tells
-clients to read a lot.
-"""
+If-Modified-Since is whole seconds (see :func:`modified_cut_ms`). The high-volume rule of
+Xero's BankTransactions page is applied here too. Xero does not say how it counts, so two
+guesses: a query that filters or orders on unoptimised fields is refused when the optimised
+terms (Type, Status, Contact.ContactID equality, a Date range, If-Modified-Since) leave more
+than the threshold to scan; a query without ``page`` is refused when more than the threshold
+would come back. A paged read of every row is allowed however big the organisation is, because
+that is how Xero tells clients to read a lot."""
 
 from __future__ import annotations
 
