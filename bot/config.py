@@ -8,6 +8,7 @@ cannot leak through ``repr``, logging or tracebacks by accident.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -17,6 +18,11 @@ XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 XERO_IDENTITY_URL = "https://identity.xero.com"
 XERO_API_URL = "https://api.xero.com"
 SLACK_API_URL = "https://slack.com/api/"
+SLACK_OIDC_AUTHORIZE_URL = "https://slack.com/openid/connect/authorize"
+# Sign in with Slack routes, served on the host of XERO_REDIRECT_URI (see Settings.public_origin).
+CONNECT_START_PATH = "/connect/start"
+SLACK_SIGNIN_CALLBACK_PATH = "/connect/slack"
+_SLACK_CLIENT_ID_SHAPE = re.compile(r"^[0-9]+\.[0-9]+$")  # Basic Information → Client ID
 
 # Which settings each process needs; ``check`` asks for all of them.
 NEEDS_SLACK = "slack"
@@ -76,10 +82,34 @@ class Settings:
     port: int = 3000
     xero_daily_limit: int = 5000
     xero_processes: int = 1
+    slack_client_id: str = ""
+    slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_origin(self) -> str:
+        """Where browsers reach Recon: the scheme and host of XERO_REDIRECT_URI.
+
+        The Sign in with Slack routes are derived from it rather than set on their own, so the
+        browser-binding cookie set at the start is sent back at both callbacks (one host) and
+        there is no second URL to keep in step.
+        """
+        parts = urlparse(self.xero_redirect_uri)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+    @property
+    def connect_start_url(self) -> str:
+        """What the Connect button opens: Recon's own start route."""
+        return self.public_origin + CONNECT_START_PATH
+
+    @property
+    def slack_oidc_redirect_uri(self) -> str:
+        """Where Slack sends the browser back after Sign in with Slack (a Redirect URL of the app)."""
+        return self.public_origin + SLACK_SIGNIN_CALLBACK_PATH
 
     @classmethod
     def from_env(
@@ -138,6 +168,7 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
 
     urls = {
         "SLACK_API_URL": get("SLACK_API_URL", SLACK_API_URL),
+        "SLACK_OIDC_AUTHORIZE_URL": get("SLACK_OIDC_AUTHORIZE_URL", SLACK_OIDC_AUTHORIZE_URL),
         "XERO_AUTHORIZE_URL": get("XERO_AUTHORIZE_URL", XERO_AUTHORIZE_URL),
         "XERO_IDENTITY_URL": get("XERO_IDENTITY_URL", XERO_IDENTITY_URL).rstrip("/"),
         "XERO_API_URL": get("XERO_API_URL", XERO_API_URL).rstrip("/"),
@@ -154,6 +185,13 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     redirect_uri = require("XERO_REDIRECT_URI", NEEDS_XERO)
     if redirect_uri and not _is_http_url(redirect_uri):
         problems.append("XERO_REDIRECT_URI must be an absolute http(s) URL")
+    # Sign in with Slack, in front of Xero's consent: the processes that hand out Connect links.
+    slack_client_id = require("RECON_SLACK_CLIENT_ID", NEEDS_XERO)
+    if slack_client_id and not _SLACK_CLIENT_ID_SHAPE.match(slack_client_id):
+        problems.append(
+            "RECON_SLACK_CLIENT_ID must be the Slack app's Client ID (digits.digits, from Basic Information)"
+        )
+    slack_client_secret = require("RECON_SLACK_CLIENT_SECRET", NEEDS_XERO)
     scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
     if "offline_access" not in scopes:
         problems.append(
@@ -221,4 +259,7 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
         port=port,
         xero_daily_limit=daily_limit,
         xero_processes=processes,
+        slack_client_id=slack_client_id,
+        slack_client_secret=Secret(slack_client_secret),
+        slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],
     )
