@@ -6,7 +6,7 @@ import sys
 
 import requests
 
-from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
+from bot.config import NEEDS_SIGNIN, NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
 
 OK = "ok  "
 BAD = "FAIL"
@@ -21,7 +21,7 @@ def run_checks(*, offline: bool = False, out=sys.stdout) -> int:
         print(f"[{OK if ok else BAD}] {text}", file=out)
 
     try:
-        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO])
+        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN])
         line(True, "settings: all present and well-formed")
     except SettingsError as exc:
         for problem in exc.problems:

@@ -28,6 +28,7 @@ _SLACK_CLIENT_ID_SHAPE = re.compile(r"^[0-9]+\.[0-9]+$")  # Basic Information â†
 NEEDS_SLACK = "slack"
 NEEDS_SOCKET = "socket"
 NEEDS_XERO = "xero"
+NEEDS_SIGNIN = "signin"  # the web process: Sign in with Slack in front of Xero's consent
 
 
 class Secret:
@@ -185,13 +186,14 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     redirect_uri = require("XERO_REDIRECT_URI", NEEDS_XERO)
     if redirect_uri and not _is_http_url(redirect_uri):
         problems.append("XERO_REDIRECT_URI must be an absolute http(s) URL")
-    # Sign in with Slack, in front of Xero's consent: the processes that hand out Connect links.
-    slack_client_id = require("RECON_SLACK_CLIENT_ID", NEEDS_XERO)
+    # Sign in with Slack, in front of Xero's consent: only the web process serves it (the clock
+    # hands out Connect links too, but they lead to the web process).
+    slack_client_id = require("RECON_SLACK_CLIENT_ID", NEEDS_SIGNIN)
     if slack_client_id and not _SLACK_CLIENT_ID_SHAPE.match(slack_client_id):
         problems.append(
             "RECON_SLACK_CLIENT_ID must be the Slack app's Client ID (digits.digits, from Basic Information)"
         )
-    slack_client_secret = require("RECON_SLACK_CLIENT_SECRET", NEEDS_XERO)
+    slack_client_secret = require("RECON_SLACK_CLIENT_SECRET", NEEDS_SIGNIN)
     scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
     if "offline_access" not in scopes:
         problems.append(

@@ -383,12 +383,12 @@ def _check_slack(identity: Identity, settings: Any) -> str | None:
 
 def create_app() -> ReconWeb:
     """For gunicorn: ``gunicorn 'bot.web:create_app()'``. Settings from the environment."""
-    from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
+    from bot.config import NEEDS_SIGNIN, NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
     from bot.services.container import build_services
 
     _configure_logging()
     try:
-        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO])
+        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN])
     except SettingsError as exc:
         for line in exc.problems:
             print(f"recon: {line}", file=sys.stderr)

@@ -127,14 +127,16 @@ def consume_state(
     """Return who started this step, marking the state used; raise :class:`StateRejected`.
 
     The ``UPDATE … WHERE used_at IS NULL`` makes consumption atomic: two callbacks racing with
-    the same state cannot both succeed.
+    the same state cannot both succeed. On SQLite the write lock is taken up front, because a
+    read that later upgrades to a write fails at once with "database is locked" when another
+    request got there first (a double-click), where it should just find the state used.
     """
     if not is_secret_shaped(state):
         raise StateRejected(StateProblem.MALFORMED)
     assert state is not None
     digest = _hash(state)
     moment = now()
-    with db.session() as session:
+    with db.locked_session() as session:
         row = session.scalar(
             select(OAuthState).where(OAuthState.state_hash == digest, OAuthState.purpose == purpose)
         )

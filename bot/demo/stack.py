@@ -35,7 +35,14 @@ import requests
 from cryptography.fernet import Fernet
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, SLACK_SIGNIN_CALLBACK_PATH, Settings
+from bot.config import (
+    NEEDS_SIGNIN,
+    NEEDS_SLACK,
+    NEEDS_SOCKET,
+    NEEDS_XERO,
+    SLACK_SIGNIN_CALLBACK_PATH,
+    Settings,
+)
 from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import XeroSandbox
 
@@ -179,7 +186,7 @@ class Stack:
                 PORT=str(port),
                 **self._extra_env,
             )
-            needs = [NEEDS_SLACK, NEEDS_XERO]
+            needs = [NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN]
             if self.server == "socket-mode":
                 del self.environ["SLACK_SIGNING_SECRET"]  # nothing reaches the bot from Slack over HTTP
                 self.environ["SLACK_APP_TOKEN"] = self.slack.app_token

@@ -36,6 +36,9 @@ def test_the_whole_journey_through_the_real_processes() -> None:
     out = completed.stdout
     assert completed.returncode == 0, out[-3000:] + completed.stderr[-2000:]
     assert "✓ script finished" in out
+    # The Connect button went through Sign in with Slack before Xero, and the page named Alice.
+    assert "Signed in to Slack as @alice → Xero consent → back to Recon" in out
+    assert "Connected for Alice Ng in Recon Demo." in out
     # What the script checked, seen from outside: the edit reached the sandbox and the audit log…
     assert "Reference:     INV-DEMO-1" in out
     assert '→ "INV-DEMO-1" · success' in out
