@@ -30,10 +30,10 @@ def _database(settings: Settings):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Settings, database, migrations and (unless --offline) reachability, one line each."""
+    """Settings, database, key, platform and (unless --offline) Slack and Xero, one line each."""
     from bot.checks import run_checks
 
-    return run_checks(offline=args.offline)
+    return run_checks(offline=args.offline, socket_mode=args.socket_mode)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -115,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check settings, database, migrations and reachability")
     p.add_argument("--offline", action="store_true", help="skip contacting Slack and Xero")
+    p.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="check for `serve --socket-mode` (implied when SLACK_APP_TOKEN is set)",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("db", help="database maintenance")

@@ -361,7 +361,7 @@ def build_web(settings: Any, services: Any, *, socket_mode: bool = False, identi
     client = make_client(settings)
     ack_first = AckFirst()
     bolt = build_app(settings, services, identity=identity or Identity(client), ack_first=ack_first)
-    secure = settings.public_origin.startswith("https://")
+    secure = settings.public_base.startswith("https://")
     web = ReconWeb(
         services, None if socket_mode else bolt, client, ack_first=ack_first, secure_cookies=secure
     )

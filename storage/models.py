@@ -57,7 +57,7 @@ TENANT_GONE = "gone"
 
 
 class Grant(Base):
-    """One Xero authorisation of one Slack user (DESIGN §5)."""
+    """One Xero authorisation of one Slack user."""
 
     __tablename__ = "grants"
     __table_args__ = (
@@ -206,7 +206,7 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# ---------------------------------------------------------------------- the mirror (DESIGN §2)
+# ---------------------------------------------------------------------- the mirror
 
 # Surrogate keys are 64-bit on PostgreSQL (an upsert spends a sequence value per attempt, and the
 # mirror upserts every row it reads) and the rowid alias on SQLite (FTS5 indexes by rowid).

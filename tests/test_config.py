@@ -72,7 +72,10 @@ def test_bolt_names_stay_refused_when_recons_own_sign_in_settings_are_set():
     assert err.value.problems[0].startswith("SLACK_CLIENT_ID and SLACK_CLIENT_SECRET must not both be set")
 
 
-def test_sign_in_with_slack_routes_live_on_the_host_of_the_xero_redirect():
+def test_sign_in_with_slack_routes_live_beside_the_xero_callback():
+    prefixed = load({**GOOD, "XERO_REDIRECT_URI": "https://example.com/recon/xero/callback"})
+    assert prefixed.connect_start_url == "https://example.com/recon/connect/start"
+    assert prefixed.slack_oidc_redirect_uri == "https://example.com/recon/connect/slack"
     s = load({**GOOD, "XERO_REDIRECT_URI": "https://recon.example.com:8443/xero/callback"})
     assert s.slack_client_id == "2141029472.691202649728"
     assert s.slack_client_secret.reveal() == "slack-client-secret-value"
@@ -178,3 +181,61 @@ def test_xero_budget_settings_split_the_limits_between_processes():
     with pytest.raises(SettingsError) as err:
         load({**GOOD, "XERO_DAILY_LIMIT": "lots", "RECON_XERO_PROCESSES": "0"})
     assert [p.split(" ")[0] for p in err.value.problems] == ["XERO_DAILY_LIMIT", "RECON_XERO_PROCESSES"]
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "https://recon.example.com/xero/callback",
+        "https://example.com/recon/xero/callback",  # behind a proxy that strips /recon
+        "https://recon.example.com:8443/xero/callback",
+        "http://localhost:3000/xero/callback",
+        "http://127.0.0.1:9/xero/callback",  # the stand-ins' URIs in tests and the demo
+        "http://[::1]:3000/xero/callback",
+        "HTTP://LocalHost:3000/xero/callback",
+    ],
+)
+def test_redirect_uris_xero_accepts_and_recon_serves(uri):
+    assert load({**GOOD, "XERO_REDIRECT_URI": uri}).xero_redirect_uri == uri
+
+
+@pytest.mark.parametrize(
+    ("uri", "complaint"),
+    [
+        ("https://x.example/callback", "must end in /xero/callback"),
+        ("https://x.example/xero/callback/", "must end in /xero/callback"),
+        ("https://x.example/xero/callbacks", "must end in /xero/callback"),
+        ("http://x.example/xero/callback", "must use https (Xero allows http only for localhost)"),
+        ("http://10.0.0.5:3000/xero/callback", "must use https"),
+        ("http://localhost.evil.example/xero/callback", "must use https"),
+        ("https://x.example/xero/callback#done", "must not contain a #fragment"),
+        ("ftp://x.example/xero/callback", "must be an absolute http(s) URL"),
+        ("x.example/xero/callback", "must be an absolute http(s) URL"),
+    ],
+)
+def test_redirect_uris_that_would_break_consent_stop_start_up(uri, complaint):
+    with pytest.raises(SettingsError) as err:
+        load({**GOOD, "XERO_REDIRECT_URI": uri})
+    [problem] = err.value.problems
+    assert problem.startswith("XERO_REDIRECT_URI ") and complaint in problem, problem
+    if "example" in uri and "#" not in uri and "://" in uri and not uri.startswith("ftp"):
+        assert "e.g. https://" in problem and problem.endswith("/xero/callback")
+
+
+def test_the_redirect_rule_names_the_route_the_web_app_serves():
+    from bot.config import XERO_CALLBACK_PATH
+    from bot.demo.xero_world import REDIRECT
+    from bot.sandbox.xero.sandbox import DEFAULT_REDIRECT_URI
+    from bot.web import CALLBACK_PATH
+
+    assert XERO_CALLBACK_PATH == CALLBACK_PATH
+    for uri in (REDIRECT, DEFAULT_REDIRECT_URI):
+        assert load({**GOOD, "XERO_REDIRECT_URI": uri}).xero_redirect_uri == uri
+
+
+def test_inspect_returns_what_it_could_read_with_every_problem():
+    settings, problems = Settings.inspect(
+        {**GOOD, "XERO_SCOPES": "openid", "PORT": "x"}, needs=(NEEDS_SLACK, NEEDS_XERO), dotenv_path=None
+    )
+    assert [p.split(" ")[0] for p in problems] == ["XERO_SCOPES", "PORT"]
+    assert settings.xero_client_id == "client" and settings.database_url == "sqlite:///recon.db"

@@ -1,4 +1,4 @@
-"""Editing a transaction's Reference and source link safely (DESIGN §4).
+"""Editing a transaction's Reference and source link safely.
 
 Safety rules: re-read before writing and refuse if Xero's copy moved since the user opened the
 form (their edit would silently overwrite someone else's); send a fresh object with every line
@@ -143,7 +143,17 @@ class EditService:
 
         def audit(field: str, before: str | None, after: str | None, outcome: str, error: str | None = None):
             return AuditRecord(
-                team_id, user_id, org.tenant_id, txn_id, field, before, after, outcome, error, key
+                team_id,
+                user_id,
+                org.tenant_id,
+                txn_id,
+                field,
+                before,
+                after,
+                outcome,
+                error,
+                key,
+                self._now(),
             )
 
         key = idempotency_key(org.tenant_id, txn_id, expected_updated, reference, url)

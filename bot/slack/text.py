@@ -15,8 +15,8 @@ Why this escaping, and what it deliberately does not do:
   bookkeeper can copy them into Xero's search), while ``*URGENT*`` and ```rm``` show literally.
 * Line breaks and tabs inside one value collapse to a space so a hostile value cannot start a
   ``>`` quote line or break a row's layout, and values are cut to a length the block allows.
-* Text objects carrying such values are sent with ``verbatim: true`` (see ``blocks.md``) so Slack
-  does not auto-link bare URLs or ``#channel`` names inside them either.
+* Text objects carrying such values are sent with ``verbatim: true`` (:func:`bot.slack.kit.mrkdwn`)
+  so Slack does not auto-link bare URLs or ``#channel`` names inside them either.
 """
 
 from __future__ import annotations

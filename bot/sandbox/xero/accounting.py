@@ -81,7 +81,7 @@ def _int_arg(request: Request, name: str) -> tuple[int | None, Result | None]:
 
 
 def parse_if_modified_since(value: str | None) -> datetime | None:
-    """ISO-8601 per the spec; anything unparseable is ignored, as Xero appears to (fact sheet §8)."""
+    """ISO-8601 per the spec; anything unparseable is ignored, as Xero appears to (Xero-NetStandard#428)."""
     if not value:
         return None
     try:
