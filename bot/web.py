@@ -11,9 +11,10 @@ Routes:
   link's owner, or the browser gets a page saying so and nothing reaches Xero; else on to Xero.
 * ``GET /xero/callback`` — where Xero sends the browser after consent. Small HTML pages for
   every outcome; never a token, code or state in the page; the Slack user also gets a DM.
-
-HEAD on any of the three answers 200 and spends nothing (link checkers probe with HEAD).
 * ``GET /healthz`` — 200 ``{"status": "ok"}`` when the database answers, else 503.
+
+HEAD on any of the three consent routes answers 200 and spends nothing (link checkers probe
+with HEAD).
 
 ``serve()`` runs it with werkzeug's threaded server (``recon-bot serve``); production runs
 ``create_app()`` under gunicorn (see the Procfile).

@@ -20,7 +20,15 @@ from storage.db import Database
 from storage.grants import ConsentResult, GrantView, TenantView
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 from storage.organisations import OrganisationView
-from storage.states import PURPOSE_CONNECT, PURPOSE_XERO, StateRejected, consume_state, create_state, matches
+from storage.states import (
+    PURPOSE_CONNECT,
+    PURPOSE_XERO,
+    StateProblem,
+    StateRejected,
+    consume_state,
+    create_state,
+    matches,
+)
 
 if TYPE_CHECKING:
     from bot.services.tokens import TokenService
@@ -31,10 +39,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _STATE_MESSAGES = {
-    "expired": ("expired", "This connect link has expired (links last 10 minutes)."),
-    "used": ("used", "This connect link has already been used."),
-    "unknown": ("invalid", "This connect link isn't valid."),
-    "malformed": ("invalid", "This connect link isn't valid."),
+    StateProblem.EXPIRED: ("expired", "This connect link has expired (links last 10 minutes)."),
+    StateProblem.USED: ("used", "This connect link has already been used."),
+    StateProblem.UNKNOWN: ("invalid", "This connect link isn't valid."),
+    StateProblem.MALFORMED: ("invalid", "This connect link isn't valid."),
 }
 _AGAIN = " Run `/recon connect` in Slack for a fresh one."
 AGAIN = _AGAIN  # the sign-in steps end their pages the same way
@@ -46,7 +54,7 @@ OTHER_BROWSER = (
 
 def state_failure(exc: StateRejected) -> ConsentFailed:
     """The page-ready refusal for a state a step would not accept."""
-    reason, message = _STATE_MESSAGES[exc.problem.value]
+    reason, message = _STATE_MESSAGES[exc.problem]
     return ConsentFailed(reason, message + _AGAIN)
 
 
