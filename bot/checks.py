@@ -19,7 +19,16 @@ from urllib.parse import urlparse
 
 import requests
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, XERO_CALLBACK_PATH, Settings, environment
+from bot.config import (
+    NEEDS_SIGNIN,
+    NEEDS_SLACK,
+    NEEDS_SOCKET,
+    NEEDS_XERO,
+    SLACK_SIGNIN_CALLBACK_PATH,
+    XERO_CALLBACK_PATH,
+    Settings,
+    environment,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -64,7 +73,7 @@ def run_checks(
     env = environment(environ, dotenv_path)
     report = Report(out)
     socket = socket_mode or bool(env.get("SLACK_APP_TOKEN", "").strip())
-    needs = [NEEDS_SLACK, NEEDS_XERO] + ([NEEDS_SOCKET] if socket else [])
+    needs = [NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN] + ([NEEDS_SOCKET] if socket else [])
     settings, problems = Settings.inspect(env, needs=needs, dotenv_path=None)
     for problem in problems:
         report.line(FAIL, f"settings: {problem}")
@@ -101,6 +110,12 @@ def public_base(settings: Settings) -> str:
 def check_slack_mode(
     report: Report, settings: Settings, *, socket: bool, flag: bool, unusable: set[str]
 ) -> None:
+    base = public_base(settings) if "XERO_REDIRECT_URI" not in unusable else "https://<your host>"
+    report.line(
+        INFO,
+        f"slack: Sign in with Slack comes back to {base}{SLACK_SIGNIN_CALLBACK_PATH}: register it "
+        "under the Slack app's OAuth & Permissions → Redirect URLs",
+    )
     if socket:
         why = "--socket-mode" if flag else "SLACK_APP_TOKEN is set"
         report.line(
@@ -110,7 +125,6 @@ def check_slack_mode(
             "comes back over HTTPS to XERO_REDIRECT_URI",
         )
         return
-    base = public_base(settings) if "XERO_REDIRECT_URI" not in unusable else "https://<your host>"
     report.line(
         INFO,
         f"slack: HTTP mode: the Slack app's Request URLs must be {base}/slack/events "

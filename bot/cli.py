@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings, SettingsError
+from bot.config import NEEDS_SIGNIN, NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings, SettingsError
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -64,7 +64,7 @@ def cmd_keygen(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    needs = [NEEDS_SLACK, NEEDS_XERO] + ([NEEDS_SOCKET] if args.socket_mode else [])
+    needs = [NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN] + ([NEEDS_SOCKET] if args.socket_mode else [])
     settings = _settings(needs)
     from bot.web import serve
 

@@ -8,6 +8,7 @@ cannot leak through ``repr``, logging or tracebacks by accident.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -18,11 +19,17 @@ XERO_IDENTITY_URL = "https://identity.xero.com"
 XERO_API_URL = "https://api.xero.com"
 SLACK_API_URL = "https://slack.com/api/"
 XERO_CALLBACK_PATH = "/xero/callback"  # the route bot.web serves for Xero's redirect
+SLACK_OIDC_AUTHORIZE_URL = "https://slack.com/openid/connect/authorize"
+# Sign in with Slack routes, served beside XERO_CALLBACK_PATH (see Settings.public_base).
+CONNECT_START_PATH = "/connect/start"
+SLACK_SIGNIN_CALLBACK_PATH = "/connect/slack"
+_SLACK_CLIENT_ID_SHAPE = re.compile(r"^[0-9]+\.[0-9]+$")  # Basic Information → Client ID
 
 # Which settings each process needs; ``check`` asks for all of them.
 NEEDS_SLACK = "slack"
 NEEDS_SOCKET = "socket"
 NEEDS_XERO = "xero"
+NEEDS_SIGNIN = "signin"  # the web process: Sign in with Slack in front of Xero's consent
 
 
 class Secret:
@@ -77,10 +84,38 @@ class Settings:
     port: int = 3000
     xero_daily_limit: int = 5000
     xero_processes: int = 1
+    slack_client_id: str = ""
+    slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_base(self) -> str:
+        """Where browsers reach Recon: XERO_REDIRECT_URI without its ``/xero/callback``.
+
+        That is ``https://host``, or ``https://host/prefix`` behind a proxy that mounts Recon
+        under a prefix. The Sign in with Slack routes are served beside the Xero callback and
+        derived from it rather than set on their own: one host for the browser-binding cookie
+        set at the start and read at both callbacks, and no second URL to keep in step.
+        """
+        uri = self.xero_redirect_uri
+        if uri.endswith(XERO_CALLBACK_PATH):
+            return uri[: -len(XERO_CALLBACK_PATH)]
+        parts = urlparse(uri)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+    @property
+    def connect_start_url(self) -> str:
+        """What the Connect button opens: Recon's own start route."""
+        return self.public_base + CONNECT_START_PATH
+
+    @property
+    def slack_oidc_redirect_uri(self) -> str:
+        """Where Slack sends the browser back after Sign in with Slack (a Redirect URL of the app)."""
+        return self.public_base + SLACK_SIGNIN_CALLBACK_PATH
 
     @classmethod
     def from_env(
@@ -184,6 +219,7 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
 
     urls = {
         "SLACK_API_URL": get("SLACK_API_URL", SLACK_API_URL),
+        "SLACK_OIDC_AUTHORIZE_URL": get("SLACK_OIDC_AUTHORIZE_URL", SLACK_OIDC_AUTHORIZE_URL),
         "XERO_AUTHORIZE_URL": get("XERO_AUTHORIZE_URL", XERO_AUTHORIZE_URL),
         "XERO_IDENTITY_URL": get("XERO_IDENTITY_URL", XERO_IDENTITY_URL).rstrip("/"),
         "XERO_API_URL": get("XERO_API_URL", XERO_API_URL).rstrip("/"),
@@ -202,6 +238,14 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         problem = redirect_uri_problem(redirect_uri)
         if problem:
             problems.append(problem)
+    # Sign in with Slack, in front of Xero's consent: only the web process serves it (the clock
+    # hands out Connect links too, but they lead to the web process).
+    slack_client_id = require("RECON_SLACK_CLIENT_ID", NEEDS_SIGNIN)
+    if slack_client_id and not _SLACK_CLIENT_ID_SHAPE.match(slack_client_id):
+        problems.append(
+            "RECON_SLACK_CLIENT_ID must be the Slack app's Client ID (digits.digits, from Basic Information)"
+        )
+    slack_client_secret = require("RECON_SLACK_CLIENT_SECRET", NEEDS_SIGNIN)
     scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
     if "offline_access" not in scopes:
         problems.append(
@@ -267,4 +311,7 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         port=port,
         xero_daily_limit=daily_limit,
         xero_processes=processes,
+        slack_client_id=slack_client_id,
+        slack_client_secret=Secret(slack_client_secret),
+        slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],
     )

@@ -125,7 +125,12 @@ class Tenant(Base):
 
 
 class OAuthState(Base):
-    """A consent link in flight; only the SHA-256 of the state is stored."""
+    """One step of a consent link in flight; only SHA-256 hashes of the secrets are stored.
+
+    ``purpose`` says which step may spend it (``storage.states``): the Connect button, the
+    round trip through Sign in with Slack, or Xero's consent. Rows from before Sign in with
+    Slack have ``legacy``, which no step accepts.
+    """
 
     __tablename__ = "oauth_states"
 
@@ -136,6 +141,11 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(16), server_default="legacy")
+    nonce_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    slack_user_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    slack_team_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class DigestSubscription(Base):

@@ -28,6 +28,8 @@ def good_env(database_url: str, **extra: str) -> dict[str, str]:
         "XERO_CLIENT_ID": "client",
         "XERO_CLIENT_SECRET": "secret",
         "XERO_REDIRECT_URI": "https://recon.example.com/xero/callback",
+        "RECON_SLACK_CLIENT_ID": "2141029472.691202649728",
+        "RECON_SLACK_CLIENT_SECRET": "slack-client-secret",
         "DATABASE_URL": database_url,
         **extra,
     }
@@ -381,3 +383,17 @@ def test_online_check_signs_in_to_slack_and_reaches_xero(tmp_path):
         status, lines = check({**env, "SLACK_APP_TOKEN": slack.app_token}, offline=False)
         assert status == 0, lines
         assert any("SLACK_APP_TOKEN can open a Socket Mode connection" in line for line in lines)
+
+
+def test_sign_in_with_slack_needs_the_apps_client_credentials_and_names_its_redirect_url(tmp_path):
+    env = good_env(
+        upgraded_sqlite(tmp_path / "recon.db"), XERO_REDIRECT_URI="https://example.com/recon/xero/callback"
+    )
+    del env["RECON_SLACK_CLIENT_ID"], env["RECON_SLACK_CLIENT_SECRET"]
+    status, lines = check(env)
+    assert status == 1
+    assert "[FAIL] settings: RECON_SLACK_CLIENT_ID is not set" in lines
+    assert "[FAIL] settings: RECON_SLACK_CLIENT_SECRET is not set" in lines
+    assert any(
+        "Sign in with Slack comes back to https://example.com/recon/connect/slack" in line for line in lines
+    )

@@ -437,21 +437,31 @@ class Session:
         return True
 
     def show_page(self, page: Page, *, navigated: bool = True) -> None:
-        xero, bot = self.world.xero.url, self.world.bot_url
+        xero, slack, bot = self.world.xero.url, self.world.slack.url, self.world.bot_url
         for hop in page.hops if navigated else []:
             path = urlsplit(hop.url).path
-            line = f"browser → {_party(hop.url, xero, bot)}: {hop.method} {path} → {hop.status}"
+            party = _party(hop.url, xero, slack, bot)
+            line = f"browser → {party}: {hop.method} {path} → {hop.status}"
             redirect = hop.status in (301, 302, 303) and hop.location
             if redirect:
-                line += f", on to {_party(hop.location or '', xero, bot)}"
+                line += f", on to {_party(hop.location or '', xero, slack, bot)}"
             self.t.note(line)
-            auto = self.world.xero.consent == "auto"
-            if redirect and auto and path.endswith("/connect/authorize") and hop.method == "GET":
+            if not (redirect and hop.method == "GET" and path.endswith("/connect/authorize")):
+                continue
+            if party == "Slack":
+                self.t.note(
+                    f"Slack: signed in as @{self.me.name} ({self.me.real_name}) in {WORKSPACE_NAME}; "
+                    "Sign in with Slack tells Recon who you are"
+                )
+            elif self.world.xero.consent == "auto":
                 login = self.world.xero_login_of(self.user) or {}
                 self.t.note(
                     f"Xero: signed in as {login.get('name', '?')}; consent given automatically "
                     "(`xero consent prompt` to choose)"
                 )
+        journey = _journey(page.hops, xero, slack) if navigated else ""
+        if journey:
+            self.t.note(f"Signed in to Slack as @{self.me.name} → {journey}")
         checked = self._checked.setdefault(id(page), {})
         start = self.screen.start()
         number = start
@@ -475,7 +485,7 @@ class Session:
         if len(lines) > 1 and len(lines[0]) <= 2 and lines[1].startswith("# "):
             lines[:2] = [f"{lines[0]} {lines[1][2:]}"]  # the page's ✅/⚠️ mark belongs with its heading
         body = "\n".join(lines)
-        party = _party(page.url, xero, bot)
+        party = _party(page.url, xero, slack, bot)
         self.t.block(f"Browser · {page.title or party}", v.colour_body(body, self.style))
         if not page.ok:
             self._error(f"HTTP {page.status} from {party}: {page.title}")
@@ -617,7 +627,12 @@ class Session:
             self.show_page(result)
 
     def _browser(self) -> Browser:
-        return self._browsers.setdefault(self.user, Browser())
+        """This person's own browser, signed in to Slack as them (so `as bob` means Bob's browser)."""
+        browser = self._browsers.get(self.user)
+        if browser is None:
+            browser = self._browsers[self.user] = Browser()
+            self.world.sign_in_to_slack(self.user, browser.session)
+        return browser
 
     def open_url(self, url: str) -> None:
         """Be the person's browser: Slack deep links open Slack, local pages are fetched and shown."""
@@ -831,12 +846,25 @@ def _span(numbers: list[int]) -> str:
     return ", ".join(str(n) for n in numbers)
 
 
-def _party(url: str, xero: str, bot: str) -> str:
+def _party(url: str, xero: str, slack: str, bot: str) -> str:
     if url.startswith(xero):
         return "Xero"
+    if url.startswith(slack):
+        return "Slack"
     if url.startswith(bot):
         return "Recon"
     return urlsplit(url).hostname or url
+
+
+def _journey(hops: list[Any], xero: str, slack: str) -> str:
+    """After Sign in with Slack, what came next: "Xero consent → back to Recon", or the refusal."""
+    if not any(h.url.startswith(slack) for h in hops):
+        return ""
+    via_xero = any(h.url.startswith(xero) for h in hops)
+    end = "back to Recon" if via_xero else "Recon"
+    if hops[-1].status >= 400:
+        end += f" refused it (HTTP {hops[-1].status})"
+    return " → ".join([*(["Xero consent"] if via_xero else []), end])
 
 
 def _human(delta: timedelta) -> str:
@@ -860,7 +888,8 @@ def describe(world: DemoWorld, user: str) -> str:
         f"  Xero sandbox     {world.xero.url}   {count} organisation(s), "
         f"{world.options.transactions} bank transactions each:",
         f"                   {orgs}",
-        f"  Recon (the bot)  {world.bot_url}   /slack/events · /xero/callback · /healthz",
+        f"  Recon (the bot)  {world.bot_url}   /slack/events · /healthz · the consent routes:",
+        "                   /connect/start → Sign in with Slack → /connect/slack → Xero → /xero/callback",
         "  Recon's clock    in-process: daily digests and token keep-alive (`time +25h` moves time on)",
         *(
             [

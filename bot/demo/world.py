@@ -197,7 +197,7 @@ class DemoWorld:
         )
         if o.xero_latency_ms:
             self.xero.faults.latency(o.xero_latency_ms)
-        self.slack = SlackSandbox(team_domain="recon-demo")
+        self.slack = SlackSandbox(team_domain="recon-demo", team_name=WORKSPACE_NAME)
         self.people: dict[str, SandboxUser] = {}
         self.cast: dict[str, Person] = {p.name: p for p in CAST}
         self._xero_logins: dict[str, str] = {}
@@ -293,6 +293,10 @@ class DemoWorld:
             login = self._xero_logins[name] = info["xero_user_id"]
         self.xero.login_as(login)
         return next(u for u in self.xero.users if u["xero_user_id"] == login)
+
+    def sign_in_to_slack(self, name: str, browser: Any) -> None:
+        """Sign ``name``'s browser (a ``requests.Session``) in to the Slack stand-in as them."""
+        self.slack.sign_in(browser, self.cast[name].slack_id)
 
     def xero_login_of(self, name: str) -> dict[str, Any] | None:
         login = self._xero_logins.get(name)

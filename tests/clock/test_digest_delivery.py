@@ -215,7 +215,7 @@ def test_dead_grant_tells_the_channel_once_and_the_owner_gets_one_reconnect_dm(w
     dms = world.slack.dms("U0ALICE")
     assert len(dms) == 1
     [button] = buttons(dms[0], "recon_link_connect")
-    assert button["url"].startswith(world.xero.authorize_url)
+    assert button["url"].startswith(world.settings.connect_start_url)
     assert grants.get_grant(world.db, result.grant.id).status == "needs_reconnect"
     # Reconnecting makes the digest come back, and a later incident would be reported afresh.
     world.connect("U0ALICE")

@@ -47,6 +47,9 @@ def test_the_whole_journey_through_the_real_processes(journey) -> None:
     out = journey.stdout
     assert journey.returncode == 0, out[-3000:] + journey.stderr[-2000:]
     assert "✓ script finished" in out
+    # The Connect button went through Sign in with Slack before Xero, and the page named Alice.
+    assert "Signed in to Slack as @alice → Xero consent → back to Recon" in out
+    assert "Connected for Alice Ng in Recon Demo." in out
     # What the script checked, seen from outside: the edit reached the sandbox and the audit log…
     assert "Reference:     INV-DEMO-1" in out
     assert '→ "INV-DEMO-1" · success' in out

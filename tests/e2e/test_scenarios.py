@@ -43,8 +43,12 @@ def test_connect_shows_a_success_page_and_dms_the_organisations(stack: Stack, pe
     alice.command("/recon", "connect")
     message = ephemeral_with(stack, alice, "Connect to Xero")
     (connect_button,) = buttons(message, "recon_link_connect")
-    page = stack.follow_consent(connect_button["url"])
+    page = stack.follow_consent(connect_button["url"], alice)
     assert page.status_code == 200
+    assert (
+        f"Connected for <strong>{alice.user.real_name}</strong> in <strong>{stack.slack.team_name}"
+        in page.text
+    )
     names = [t["name"] for t in stack.xero.tenants]
     for name in names:
         assert name in page.text
@@ -73,10 +77,13 @@ def test_the_same_consent_link_cannot_be_used_twice(stack: Stack, person):
     bob = person("bob")
     bob.command("/recon", "connect")
     url = buttons(ephemeral_with(stack, bob, "Connect to Xero"), "recon_link_connect")[0]["url"]
-    first = stack.follow_consent(url)
+    browser = stack.browser(bob)
+    first = stack.follow_consent(url, bob, browser=browser)
     assert first.status_code == 200
-    again = requests.get(first.url, timeout=5)  # the browser's back button: same code, same state
+    again = browser.get(first.url, timeout=5)  # the browser's back button: same code, same state
     assert again.status_code == 400 and "already been used" in again.text
+    once_more = browser.get(url, timeout=5)  # the Connect button pressed again
+    assert once_more.status_code == 400 and "already been used" in once_more.text
 
 
 def test_a_forged_callback_gets_a_friendly_page_that_echoes_nothing(stack: Stack):
@@ -91,7 +98,9 @@ def test_no_grant_gets_the_consent_button(stack: Stack, person):
     carol = person("carol")
     carol.command("/recon", "search zephyr")
     message = ephemeral_with(stack, carol, "Connect to Xero")
-    assert buttons(message, "recon_link_connect")[0]["url"].startswith(stack.xero.authorize_url)
+    assert buttons(message, "recon_link_connect")[0]["url"].startswith(
+        f"{stack.bot_url}/connect/start?state="
+    )
 
 
 def test_unknown_subcommand_gets_help(stack: Stack, person):

@@ -104,6 +104,7 @@ def services(**parts: Any) -> SimpleNamespace:
         connect=connect,
         search=parts.pop("search", Mock(name="search")),
         edit=edit,
+        signin=parts.pop("signin", Mock(name="signin")),
         executor=parts.pop("executor", Immediate()),
         settings=SimpleNamespace(slack_api_url="https://slack.com/api/"),
         **parts,
