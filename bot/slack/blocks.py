@@ -361,9 +361,12 @@ def disconnect_confirm_message(
     blocks: list[Block] = [kit.section(kit.plain(f"Disconnect {what} from Recon?"))]
     if digests:
         places = _digest_places(digests)
-        stop = "digest stops" if len(digests) == 1 else "digests stop"
-        blocks.append(kit.section(f"⚠ These daily {stop} and are removed: {places}."))
-        dialog += f" Daily {stop}: {places}."
+        if len(digests) == 1:
+            blocks.append(kit.section(f"⚠ This daily digest stops and is removed: {places}."))
+            dialog += f" Daily digest stops: {places}."
+        else:
+            blocks.append(kit.section(f"⚠ These daily digests stop and are removed: {places}."))
+            dialog += f" Daily digests stop: {places}."
     blocks.append(
         kit.actions(
             kit.button(

@@ -307,10 +307,17 @@ class DigestService:
 
     def posted(self, team_id: str, channel_id: str, ts: str | None, content: DigestContent) -> None:
         """Keep a digest just posted (``digest now``) so later fixes show in it."""
-        self._keep_post(team_id, channel_id, ts, content, run_id=None)
+        self._keep_post(team_id, channel_id, ts, content, run_id=None, at=self.services.now())
 
     def _keep_post(
-        self, team_id: str, channel_id: str, ts: str | None, content: DigestContent, *, run_id: int | None
+        self,
+        team_id: str,
+        channel_id: str,
+        ts: str | None,
+        content: DigestContent,
+        *,
+        run_id: int | None,
+        at: datetime,
     ) -> None:
         if not ts or not content.oldest:
             return
@@ -324,7 +331,7 @@ class DigestService:
                 run_id=run_id,
                 snapshot=to_snapshot(content),
                 transaction_ids=[t.bank_transaction_id for t in content.oldest],
-                now=self.services.now,
+                now=lambda: at,
             )
         except Exception:  # noqa: BLE001 - the digest is out; only its later redraws are lost
             log.exception("digest posted in %s (%s) but not kept: fixes won't show in it", channel_id, ts)
@@ -524,7 +531,7 @@ class DigestService:
         except PostFailed as exc:
             self._post_failed(item, exc, now, poster, report)
             return
-        self._keep_post(sub.slack_team_id, sub.channel_id, ts, content, run_id=claim.run_id)
+        self._keep_post(sub.slack_team_id, sub.channel_id, ts, content, run_id=claim.run_id, at=now)
         ledger.finish_run(
             self.db,
             claim,
