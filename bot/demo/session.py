@@ -577,7 +577,7 @@ class Session:
         raw = v.find_element(blocks, element.block_id, element.action_id) or {}
         confirm = raw.get("confirm")
         if isinstance(confirm, dict):
-            dialog = v.confirm_dialog(confirm, self.width)
+            dialog = v.confirm_dialog(confirm, self.width, self.names())
             self.t.block("Slack · confirm", v.colour_body(dialog, self.style))
             if not self.confirm(dialog):
                 self.t.note("cancelled — nothing was sent to Recon")

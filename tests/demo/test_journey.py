@@ -72,9 +72,9 @@ def test_an_expect_error_after_a_step_that_worked_fails(tmp_path: Path) -> None:
 
 
 def test_an_expectation_that_never_appears_fails(tmp_path: Path) -> None:
-    status, out = run("/recon help\nexpect Zephyr Plumbing\n", tmp_path)
+    status, out = run("/recon help\nexpect Olympus Mons Trading\n", tmp_path)
     assert status == 1
-    assert "expected to see “Zephyr Plumbing”, but it did not appear" in out
+    assert "expected to see “Olympus Mons Trading”, but it did not appear" in out
 
 
 def test_console_mistakes_are_explained_and_fail_a_script(tmp_path: Path) -> None:
