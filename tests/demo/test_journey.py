@@ -103,3 +103,13 @@ def test_a_web_api_call_slack_refuses_fails_the_step(tmp_path: Path) -> None:
 
 def test_unreadable_script_file_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["--script", str(tmp_path / "missing.txt")], out=io.StringIO()) == 2
+
+
+def test_the_result_views_done_button_can_be_pressed_in_the_console(tmp_path: Path) -> None:
+    script = (
+        "/recon connect\npress 1\n/recon search from:365d status:unreconciled\npress edit\n"
+        "fill reference DONE-1\nsubmit\nexpect Saved in\npress done\nexpect the modal closed\n"
+    )
+    status, out = run(script, tmp_path)
+    assert status == 0, out[-2000:]
+    assert "✓ expect: the modal closed" in out

@@ -395,3 +395,39 @@ def test_a_home_that_cannot_be_built_says_so_in_the_tab():
     assert_slack_accepts(view, "home")
     assert client.views_publish.call_args.kwargs["user_id"] == "U1"
     assert "Something went wrong on Recon's side (reference" in all_text(view)
+
+
+def test_a_submission_that_fails_before_its_ack_is_answered_in_the_modal():
+    # A view without an id (or any surprise before the ack) used to escape to Bolt's log.
+    from bot.slack import views
+
+    svc = services()
+    body, view = submission()
+    del view["id"]
+    ack = Mock()
+    views.on_edit_submitted(
+        svc, Handoff(svc.executor), ack=ack, body=body, view=view, client=Mock(), context=None
+    )
+    kwargs = ack.call_args.kwargs
+    assert kwargs["response_action"] == "update"
+    assert_slack_accepts(kwargs["view"], "modal")
+    assert "Something went wrong on Recon's side" in all_text(kwargs["view"])
+    svc.edit.save.assert_not_called()
+
+
+def test_saved_stays_saved_when_the_modal_notes_fail_afterwards():
+    svc = services()
+    svc.connect.require_tenant.return_value = org()
+    svc.edit.save.return_value = outcome(
+        "saved", txn(Reference="OLD"), txn(Reference="NEW-1"), "Saved.", warnings=("audit row lost",)
+    )
+    svc.digest.show_fix.side_effect = RuntimeError("slack down")
+    body, view = submission(meta=EditMeta(TENANT_A, TXN_ID, UPDATED, None, None))
+    client = Mock()
+    editing.handle_submission(
+        svc, Handoff(svc.executor), ack=Mock(), body=body, view=view, client=client, context=None
+    )
+    shown = [all_text(c.kwargs["view"]) for c in client.views_update.call_args_list]
+    assert all("Nothing was changed" not in text for text in shown)
+    assert "✅ Saved" in shown[-1] and "audit row lost" in shown[-1]
+    assert "daily digest that lists this transaction couldn't be updated" in shown[-1]
