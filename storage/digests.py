@@ -601,3 +601,11 @@ def post_version(db: Database, post_id: int) -> int | None:
     with db.session() as session:
         row = session.get(DigestPost, post_id)
         return row.version if row is not None else None
+
+
+def forget_posts(db: Database, *, before: datetime) -> int:
+    """Drop what was kept of digest messages posted before ``before`` (they are no longer redrawn)."""
+    with db.session() as session:
+        old = select(DigestPost.id).where(DigestPost.posted_at < before)
+        session.execute(delete(DigestPostRow).where(DigestPostRow.post_id.in_(old)))
+        return session.execute(delete(DigestPost).where(DigestPost.posted_at < before)).rowcount

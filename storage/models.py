@@ -188,6 +188,7 @@ class DigestPost(Base):
     __table_args__ = (
         UniqueConstraint("channel_id", "message_ts", name="uq_digest_post_message"),
         Index("ix_digest_posts_run", "run_id"),
+        Index("ix_digest_posts_posted", "posted_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -167,3 +167,22 @@ def test_concurrent_fixes_each_move_the_posts_version_on(db):
     }
     assert ledger.posts_showing(db, "T1", "ten-1", "a", since=T0 + timedelta(days=1)) == []  # too old
     assert ledger.posts_showing(db, "T2", "ten-1", "a", since=T0) == []  # another workspace's
+
+
+def test_kept_digest_messages_are_forgotten_once_too_old_to_redraw(db):
+    for n, age in enumerate((40, 31, 2)):
+        ledger.record_post(
+            db,
+            slack_team_id="T1",
+            channel_id="C1",
+            message_ts=f"{n}.0",
+            tenant_id="ten-1",
+            run_id=None,
+            snapshot="{}",
+            transaction_ids=["a"],
+            now=lambda age=age: T0 - timedelta(days=age),
+        )
+    assert ledger.forget_posts(db, before=T0 - timedelta(days=30)) == 2
+    assert [
+        p.message_ts for p in ledger.posts_showing(db, "T1", "ten-1", "a", since=T0 - timedelta(days=400))
+    ] == ["2.0"]

@@ -212,6 +212,8 @@ def test_a_conflict_changes_nothing_and_offers_xeros_current_values(stack: Stack
     reopened = edit_form(stack, alice)
     values = [b["element"].get("initial_value") for b in reopened.blocks if b["type"] == "input"]
     assert "CHANGED-IN-XERO" in values
+    # What Alice typed is still there to copy, beside Xero's current values.
+    assert "Your edit, not saved: Reference MY-EDIT" in text_of(reopened.blocks)
 
 
 def test_edit_command_opens_the_modal_for_the_default_org(stack: Stack, person):

@@ -53,6 +53,7 @@ DIGEST_WORKERS = 8  # organisations fetched at once; each org is still one call 
 
 FIX_REACH = timedelta(days=30)  # digests posted longer ago than this are not redrawn after a fix
 REDRAW_ATTEMPTS = 3
+FORGET_EVERY = timedelta(hours=1)  # how often the clock drops kept posts older than FIX_REACH
 # Slack said it did nothing and asked us to come back (the post certainly did not happen).
 RETRYABLE_POST = frozenset({"ratelimited", "service_unavailable", "request_timeout", "slack_unreachable"})
 
@@ -172,6 +173,7 @@ class DigestService:
         self.workers = max(1, workers)
         self.max_items = max_items
         self.max_pages = max_pages
+        self._forgot_at: datetime | None = None
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -377,6 +379,16 @@ class DigestService:
                 failed.append(post.channel_id)
         return FixShown(updated, tuple(failed))
 
+    def _forget_old_posts(self, now: datetime) -> None:
+        """Kept digest messages older than :data:`FIX_REACH` are not redrawn: drop them (hourly)."""
+        if self._forgot_at is not None and now - self._forgot_at < FORGET_EVERY:
+            return
+        self._forgot_at = now
+        try:
+            ledger.forget_posts(self.db, before=now - FIX_REACH)
+        except Exception:  # noqa: BLE001 - housekeeping; the next hour tries again
+            log.exception("could not drop old kept digest messages")
+
     def _redraw(self, post_id: int, poster: Poster) -> None:
         for _ in range(REDRAW_ATTEMPTS):
             state = ledger.post_state(self.db, post_id)
@@ -432,6 +444,7 @@ class DigestService:
         finishes quickly, while each organisation costs one Xero call per 1,000 items however many
         channels subscribe to it — far inside Xero's 60 calls a minute.
         """
+        self._forget_old_posts(now)
         claimed, report = self.claim_due(now, poster)
         by_tenant: dict[str, list[Due]] = defaultdict(list)
         for item in claimed:

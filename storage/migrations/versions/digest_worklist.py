@@ -35,6 +35,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("channel_id", "message_ts", name="uq_digest_post_message"),
     )
     op.create_index("ix_digest_posts_run", "digest_posts", ["run_id"])
+    op.create_index("ix_digest_posts_posted", "digest_posts", ["posted_at"])
 
     op.create_table(
         "digest_post_rows",
@@ -68,6 +69,7 @@ def downgrade() -> None:
     op.drop_table("views_awaiting_connection")
     op.drop_index("ix_digest_post_rows_txn", table_name="digest_post_rows")
     op.drop_table("digest_post_rows")
+    op.drop_index("ix_digest_posts_posted", table_name="digest_posts")
     op.drop_index("ix_digest_posts_run", table_name="digest_posts")
     op.drop_table("digest_posts")
     with op.batch_alter_table("digest_runs") as batch:
