@@ -44,7 +44,7 @@ from werkzeug.wrappers import Request, Response
 
 from bot.config import CONNECT_START_PATH, SLACK_SIGNIN_CALLBACK_PATH
 from bot.services.errors import ConsentFailed
-from bot.slack import blocks
+from bot.slack import blocks, editing
 from bot.slack.app import Identity, build_app, make_client
 from bot.slack.handoff import AFTER_RESPONSE, AckFirst, guarded, run_after_response
 from bot.slack.home import publish_home
@@ -266,8 +266,13 @@ class ReconWeb:
         return _page("Connected to Xero", body, 200, ok=True)
 
     def _welcome(self, team_id: str, user_id: str, result: Any) -> None:
-        """The DM naming the organisations (with "Make default" buttons), then a fresh Home tab."""
+        """The DM naming the organisations (with "Make default" buttons), then a fresh Home tab,
+        and any open edit modal that was waiting for this connection gets its form."""
         message = blocks.consent_success_dm(result.tenants, result.added)
+        try:
+            editing.resume_after_connect(self.services, self.client, team_id, user_id)
+        except Exception:  # noqa: BLE001 - the modal keeps its "I've connected" button
+            log.exception("could not fill the modals waiting for %s's connection", user_id)
         self.client.chat_postMessage(channel=user_id, **message)
         try:
             publish_home(self.services, self.client, team_id, user_id)

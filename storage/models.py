@@ -184,6 +184,66 @@ class DigestRun(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # failure DM sent
+
+
+class DigestPost(Base):
+    """A digest message as posted in Slack, kept so a fix made later can be shown in it.
+
+    ``snapshot`` is what the message showed (the services' own JSON of the digest), ``version``
+    moves on with every fix so the redraw can tell whether it drew the newest state.
+    """
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts", name="uq_digest_post_message"),
+        Index("ix_digest_posts_run", "run_id"),
+        Index("ix_digest_posts_posted", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), nullable=True
+    )  # None for `/recon digest now`
+    snapshot: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestPostRow(Base):
+    """One transaction a posted digest shows, and who fixed it since."""
+
+    __tablename__ = "digest_post_rows"
+    __table_args__ = (
+        UniqueConstraint("post_id", "bank_transaction_id", name="uq_digest_post_row"),
+        Index("ix_digest_post_rows_txn", "tenant_id", "bank_transaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("digest_posts.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    bank_transaction_id: Mapped[str] = mapped_column(String(64))
+    fixed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fixed_reference: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ViewAwaitingConnection(Base):
+    """An open modal that told its user to connect to Xero, to be filled once they have."""
+
+    __tablename__ = "views_awaiting_connection"
+    __table_args__ = (Index("ix_views_awaiting_user", "slack_team_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    view_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # what to show once connected (the Slack layer's)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):

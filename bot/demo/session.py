@@ -509,7 +509,23 @@ class Session:
         self.person.command("/recon", text, channel=CHANNEL_ID)
 
     def cmd_press(self, command: Command) -> None:
+        modal = self.world.top_modal(self.user)
+        if modal is not None and command.number is None and self._press_modal_button(modal, command):
+            return
         self._activate(self._number(command), want_link=False)
+
+    def _press_modal_button(self, modal: Any, command: Command) -> bool:
+        """``press done`` / ``press save``: the modal's own close and submit buttons, as in Slack."""
+        wanted = _label_key(command.target or "")
+        if not wanted:
+            return False
+        if modal.close and _label_key(v.text_of(modal.close)).startswith(wanted):
+            self.cmd_cancel(command)
+            return True
+        if modal.submit and _label_key(v.text_of(modal.submit)).startswith(wanted):
+            self.cmd_submit(command)
+            return True
+        return False
 
     def cmd_open(self, command: Command) -> None:
         self._activate(self._number(command), want_link=True)
@@ -590,7 +606,7 @@ class Session:
         raw = v.find_element(blocks, element.block_id, element.action_id) or {}
         confirm = raw.get("confirm")
         if isinstance(confirm, dict):
-            dialog = v.confirm_dialog(confirm, self.width)
+            dialog = v.confirm_dialog(confirm, self.width, self.names())
             self.t.block("Slack · confirm", v.colour_body(dialog, self.style))
             if not self.confirm(dialog):
                 self.t.note("cancelled — nothing was sent to Recon")

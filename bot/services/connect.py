@@ -15,8 +15,9 @@ import jwt
 from bot.services.errors import ConsentFailed, NotConnected, OrgAmbiguous, OrgNotFound, ServiceError
 from bot.xero.errors import XeroError
 from bot.xero.timezones import iana_zone
-from storage import grants, organisations
+from storage import digests, grants, organisations, waiting_views
 from storage.db import Database
+from storage.digests import Subscription
 from storage.grants import ConsentResult, GrantView, TenantView
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 from storage.organisations import OrganisationView
@@ -29,6 +30,7 @@ from storage.states import (
     create_state,
     matches,
 )
+from storage.waiting_views import WaitingView
 
 if TYPE_CHECKING:
     from bot.services.tokens import TokenService
@@ -318,7 +320,45 @@ class ConnectService:
         grants.set_tenant_timezone(self.db, tenant.grant_id, tenant_id, zone)
         return zone
 
+    # ----------------------------------------------------------------- views waiting to connect
+
+    def wait_for_connection(self, team_id: str, user_id: str, view_id: str, payload: str) -> None:
+        """Remember an open modal that told this user to connect (``payload``: what to show then)."""
+        waiting_views.remember_waiting(self.db, team_id, user_id, view_id, payload, now=self._now)
+
+    def take_waiting_views(self, team_id: str, user_id: str) -> list[WaitingView]:
+        """After a consent: the user's modals waiting for it, each handed out once."""
+        return waiting_views.take_waiting(self.db, team_id, user_id, now=self._now)
+
+    def forget_waiting_view(self, team_id: str, user_id: str, view_id: str) -> None:
+        """The modal is being filled another way (its own "I've connected" button)."""
+        waiting_views.forget_waiting(self.db, team_id, user_id, view_id)
+
     # ----------------------------------------------------------------- disconnect
+
+    def disconnect_preview(self, team_id: str, user_id: str, org_name: str | None) -> DisconnectPreview:
+        """What ``disconnect(org_name)`` would remove — asked before anything is removed, so the
+        confirm dialog can name the organisations and the daily digests that go with them."""
+        tenants = self.organisations(team_id, user_id)
+        if org_name is None:
+            if not tenants and not self.grants(team_id, user_id):
+                raise ServiceError("You have no Xero connection to remove.")
+            kept: set[str] = set()
+            target = None
+            names = [t.tenant_name for t in tenants]
+        else:
+            tenant = self.resolve_org(team_id, user_id, org_name)
+            kept = {
+                t.tenant_id
+                for t in tenants
+                if not (t.grant_id == tenant.grant_id and t.tenant_id == tenant.tenant_id)
+            }
+            target = tenant.tenant_name
+            names = [tenant.tenant_name]
+        stopped = [
+            s for s in digests.subscriptions_of_user(self.db, team_id, user_id) if s.tenant_id not in kept
+        ]
+        return DisconnectPreview(target, names, stopped)
 
     def disconnect(self, team_id: str, user_id: str, org_name: str | None) -> list[str]:
         """Remove one organisation's connection at Xero, or everything (revoking the token).
@@ -333,8 +373,6 @@ class ConnectService:
 
     def _drop_digests(self, team_id: str, user_id: str, names: list[str]) -> None:
         """Digests this user owned for organisations they no longer hold would only fail daily."""
-        from storage import digests
-
         held = {t.tenant_id for t in self.organisations(team_id, user_id)}
         stale = [
             s.id for s in digests.subscriptions_of_user(self.db, team_id, user_id) if s.tenant_id not in held
@@ -380,6 +418,15 @@ class ConnectService:
             self._oauth.revoke(refresh_token)
         except XeroError as exc:
             log.warning("could not revoke grant %s at Xero: %s", grant_id, exc)
+
+
+@dataclass(frozen=True)
+class DisconnectPreview:
+    """``target`` None: everything. ``digests``: the daily digests the disconnect removes."""
+
+    target: str | None
+    names: list[str]
+    digests: list[Subscription]
 
 
 class _Named:

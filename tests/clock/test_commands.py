@@ -66,7 +66,12 @@ class Responder:
 
     @property
     def last_text(self) -> str:
-        return "\n".join(b["text"]["text"] for b in self.sent[-1]["blocks"] if "text" in b)
+        found = []
+        for b in self.sent[-1]["blocks"]:
+            for obj in [b.get("text"), *(b.get("fields") or []), *(b.get("elements") or [])]:
+                if isinstance(obj, dict) and obj.get("type") in ("mrkdwn", "plain_text"):
+                    found.append(obj["text"])
+        return "\n".join(found)
 
 
 def run(world, user: str, channel: str, args: str) -> Responder:

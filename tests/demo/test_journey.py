@@ -119,9 +119,9 @@ def test_an_expect_error_after_a_step_that_worked_fails(tmp_path: Path) -> None:
 
 
 def test_an_expectation_that_never_appears_fails(tmp_path: Path) -> None:
-    status, out = run("/recon help\nexpect Zephyr Plumbing\n", tmp_path)
+    status, out = run("/recon help\nexpect Olympus Mons Trading\n", tmp_path)
     assert status == 1
-    assert "expected to see “Zephyr Plumbing”, but it did not appear" in out
+    assert "expected to see “Olympus Mons Trading”, but it did not appear" in out
 
 
 def test_console_mistakes_are_explained_and_fail_a_script(tmp_path: Path) -> None:
@@ -150,3 +150,13 @@ def test_a_web_api_call_slack_refuses_fails_the_step(tmp_path: Path) -> None:
 
 def test_unreadable_script_file_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["--script", str(tmp_path / "missing.txt")], out=io.StringIO()) == 2
+
+
+def test_the_result_views_done_button_can_be_pressed_in_the_console(tmp_path: Path) -> None:
+    script = (
+        "/recon connect\npress 1\n/recon search from:365d status:unreconciled\npress edit\n"
+        "fill reference DONE-1\nsubmit\nexpect Saved in\npress done\nexpect the modal closed\n"
+    )
+    status, out = run(script, tmp_path)
+    assert status == 0, out[-2000:]
+    assert "✓ expect: the modal closed" in out

@@ -68,7 +68,7 @@ def test_make_default_from_the_dm(stack: Stack, person):
     other = next(t["name"] for t in stack.xero.tenants if t["tenant_id"] == make_default["value"])
     alice.press(make_default["action_id"], on=dm)
     stack.slack.wait_for(
-        lambda: f"default organisation is *{other}*" in message_text(stack.slack.dms(alice.id)[-1])
+        lambda: f"default organisation is {other}" in message_text(stack.slack.dms(alice.id)[-1])
     )
     assert stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_name == other
 
@@ -136,13 +136,16 @@ def test_a_bad_query_names_the_token_and_shows_the_syntax(stack: Stack, person):
 
 
 def test_hostile_xero_data_is_shown_as_text(stack: Stack, person):
+    from bot.sandbox.slack.render import render_message
+
     alice = connected(stack, person, "alice")
     tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
     txn_id = _editable_txn(stack, tenant)
     stack.xero.modify_transaction(tenant, txn_id, Reference="<!channel> *PAY NOW*")
     message = search(stack, alice, "channel status:any from:2000-01-01")
-    text = text_of(message.blocks)
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    shown = render_message(message).text
+    assert "<!channel> *PAY NOW*" in shown  # as Xero has it: literal, pinging nobody
+    assert "@channel" not in shown
 
 
 # ------------------------------------------------------------------ editing
@@ -218,6 +221,8 @@ def test_a_conflict_changes_nothing_and_offers_xeros_current_values(stack: Stack
     reopened = edit_form(stack, alice)
     values = [b["element"].get("initial_value") for b in reopened.blocks if b["type"] == "input"]
     assert "CHANGED-IN-XERO" in values
+    # What Alice typed is still there to copy, beside Xero's current values.
+    assert "Your edit, not saved: Reference MY-EDIT" in text_of(reopened.blocks)
 
 
 def test_edit_command_opens_the_modal_for_the_default_org(stack: Stack, person):
@@ -275,7 +280,7 @@ def test_home_tab_is_published_with_status_and_default(stack: Stack, person):
     alice.open_home()
     home = stack.slack.wait_for(lambda: stack.slack.home(alice.id))
     text = text_of(home.blocks)
-    assert "*default*" in text and "connected" in text
+    assert "· default" in text and "connected" in text
     assert buttons(home, "recon_make_default")
 
 
