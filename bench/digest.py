@@ -17,13 +17,12 @@ import tempfile
 import time
 from collections import Counter
 from datetime import timedelta
-from urllib.parse import parse_qs, urlparse
 
-import requests
 from cryptography.fernet import Fernet
 
 from bot.config import Settings
 from bot.demo.stack import bot_environ
+from bot.demo.xero_world import consent_after_sign_in
 from bot.jobs import slack_client
 from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import XeroSandbox
@@ -44,10 +43,7 @@ def settings(xero: XeroSandbox, slack: SlackSandbox, url: str, key: str) -> Sett
 
 
 def consent(services, xero: XeroSandbox, user: str) -> None:
-    url = services.connect.consent_url(TEAM, user)
-    location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
-    params = parse_qs(urlparse(location).query)
-    services.connect.complete_consent(code=params["code"][0], state=params["state"][0], error=None)
+    consent_after_sign_in(services, TEAM, user)
 
 
 def run(args: argparse.Namespace, database_url: str) -> None:

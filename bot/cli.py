@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings, SettingsError
+from bot.config import NEEDS_SIGNIN, NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings, SettingsError
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -30,10 +30,10 @@ def _database(settings: Settings):
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Settings, database, migrations and (unless --offline) reachability, one line each."""
+    """Settings, database, key, platform and (unless --offline) Slack and Xero, one line each."""
     from bot.checks import run_checks
 
-    return run_checks(offline=args.offline)
+    return run_checks(offline=args.offline, socket_mode=args.socket_mode)
 
 
 def cmd_db(args: argparse.Namespace) -> int:
@@ -73,7 +73,7 @@ def cmd_keygen(_args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    needs = [NEEDS_SLACK, NEEDS_XERO] + ([NEEDS_SOCKET] if args.socket_mode else [])
+    needs = [NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN] + ([NEEDS_SOCKET] if args.socket_mode else [])
     settings = _settings(needs)
     from bot.web import serve
 
@@ -124,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="check settings, database, migrations and reachability")
     p.add_argument("--offline", action="store_true", help="skip contacting Slack and Xero")
+    p.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="check for `serve --socket-mode` (implied when SLACK_APP_TOKEN is set)",
+    )
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("db", help="database maintenance")

@@ -8,6 +8,7 @@ cannot leak through ``repr``, logging or tracebacks by accident.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
@@ -17,11 +18,18 @@ XERO_AUTHORIZE_URL = "https://login.xero.com/identity/connect/authorize"
 XERO_IDENTITY_URL = "https://identity.xero.com"
 XERO_API_URL = "https://api.xero.com"
 SLACK_API_URL = "https://slack.com/api/"
+XERO_CALLBACK_PATH = "/xero/callback"  # the route bot.web serves for Xero's redirect
+SLACK_OIDC_AUTHORIZE_URL = "https://slack.com/openid/connect/authorize"
+# Sign in with Slack routes, served beside XERO_CALLBACK_PATH (see Settings.public_base).
+CONNECT_START_PATH = "/connect/start"
+SLACK_SIGNIN_CALLBACK_PATH = "/connect/slack"
+_SLACK_CLIENT_ID_SHAPE = re.compile(r"^[0-9]+\.[0-9]+$")  # Basic Information → Client ID
 
 # Which settings each process needs; ``check`` asks for all of them.
 NEEDS_SLACK = "slack"
 NEEDS_SOCKET = "socket"
 NEEDS_XERO = "xero"
+NEEDS_SIGNIN = "signin"  # the web process: Sign in with Slack in front of Xero's consent
 
 
 class Secret:
@@ -76,10 +84,38 @@ class Settings:
     port: int = 3000
     xero_daily_limit: int = 5000
     xero_processes: int = 1
+    slack_client_id: str = ""
+    slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
+    slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
 
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def public_base(self) -> str:
+        """Where browsers reach Recon: XERO_REDIRECT_URI without its ``/xero/callback``.
+
+        That is ``https://host``, or ``https://host/prefix`` behind a proxy that mounts Recon
+        under a prefix. The Sign in with Slack routes are served beside the Xero callback and
+        derived from it rather than set on their own: one host for the browser-binding cookie
+        set at the start and read at both callbacks, and no second URL to keep in step.
+        """
+        uri = self.xero_redirect_uri
+        if uri.endswith(XERO_CALLBACK_PATH):
+            return uri[: -len(XERO_CALLBACK_PATH)]
+        parts = urlparse(uri)
+        return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+    @property
+    def connect_start_url(self) -> str:
+        """What the Connect button opens: Recon's own start route."""
+        return self.public_base + CONNECT_START_PATH
+
+    @property
+    def slack_oidc_redirect_uri(self) -> str:
+        """Where Slack sends the browser back after Sign in with Slack (a Redirect URL of the app)."""
+        return self.public_base + SLACK_SIGNIN_CALLBACK_PATH
 
     @classmethod
     def from_env(
@@ -90,9 +126,31 @@ class Settings:
         dotenv_path: str | None = ".env",
     ) -> Settings:
         """Read and validate; raise :class:`SettingsError` listing every problem."""
-        env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
-        env.update(os.environ if environ is None else environ)
-        return _build(env, set(needs))
+        settings, problems = cls.inspect(environ, needs=needs, dotenv_path=dotenv_path)
+        if problems:
+            raise SettingsError(problems)
+        return settings
+
+    @classmethod
+    def inspect(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        needs: Iterable[str] = (),
+        dotenv_path: str | None = ".env",
+    ) -> tuple[Settings, list[str]]:
+        """What could be read, and every problem, without raising: for ``recon-bot check``, which
+        goes on to check the database and the network with whatever is usable. Each problem starts
+        with the name of the variable it is about, and a value named there must not be relied on."""
+        problems: list[str] = []
+        return _build(environment(environ, dotenv_path), set(needs), problems), problems
+
+
+def environment(environ: Mapping[str, str] | None = None, dotenv_path: str | None = ".env") -> dict[str, str]:
+    """The variables settings are read from: the ``.env`` file, overridden by the environment."""
+    env = dict(_read_dotenv(dotenv_path)) if dotenv_path else {}
+    env.update(os.environ if environ is None else environ)
+    return env
 
 
 def _read_dotenv(path: str) -> Mapping[str, str]:
@@ -108,9 +166,32 @@ def _is_http_url(value: str) -> bool:
     return parsed.scheme in ("http", "https") and bool(parsed.netloc)
 
 
-def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
-    problems: list[str] = []
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
+
+def redirect_uri_problem(uri: str) -> str | None:
+    """Why Xero would refuse ``uri`` or send the browser nowhere, or None when it is usable.
+
+    Xero accepts http only for localhost, and Recon serves exactly one callback route, so a URI
+    that fails either rule breaks every consent at its last step; start-up refuses it instead.
+    """
+    if not _is_http_url(uri):
+        return "XERO_REDIRECT_URI must be an absolute http(s) URL"
+    parsed = urlparse(uri)
+    example = f"https://{parsed.hostname or 'recon.example.com'}{XERO_CALLBACK_PATH}"
+    if parsed.fragment or uri.endswith("#"):
+        return f"XERO_REDIRECT_URI must not contain a #fragment (OAuth forbids it), e.g. {example}"
+    if not parsed.path.endswith(XERO_CALLBACK_PATH):
+        return (
+            f"XERO_REDIRECT_URI must end in {XERO_CALLBACK_PATH}, the only callback route Recon serves, "
+            f"e.g. {example}"
+        )
+    if parsed.scheme != "https" and parsed.hostname not in LOCAL_HOSTS:
+        return f"XERO_REDIRECT_URI must use https (Xero allows http only for localhost), e.g. {example}"
+    return None
+
+
+def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Settings:
     def get(name: str, default: str = "") -> str:
         return env.get(name, default).strip()
 
@@ -138,6 +219,7 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
 
     urls = {
         "SLACK_API_URL": get("SLACK_API_URL", SLACK_API_URL),
+        "SLACK_OIDC_AUTHORIZE_URL": get("SLACK_OIDC_AUTHORIZE_URL", SLACK_OIDC_AUTHORIZE_URL),
         "XERO_AUTHORIZE_URL": get("XERO_AUTHORIZE_URL", XERO_AUTHORIZE_URL),
         "XERO_IDENTITY_URL": get("XERO_IDENTITY_URL", XERO_IDENTITY_URL).rstrip("/"),
         "XERO_API_URL": get("XERO_API_URL", XERO_API_URL).rstrip("/"),
@@ -152,8 +234,18 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     client_id = require("XERO_CLIENT_ID", NEEDS_XERO)
     client_secret = require("XERO_CLIENT_SECRET", NEEDS_XERO)
     redirect_uri = require("XERO_REDIRECT_URI", NEEDS_XERO)
-    if redirect_uri and not _is_http_url(redirect_uri):
-        problems.append("XERO_REDIRECT_URI must be an absolute http(s) URL")
+    if redirect_uri:
+        problem = redirect_uri_problem(redirect_uri)
+        if problem:
+            problems.append(problem)
+    # Sign in with Slack, in front of Xero's consent: only the web process serves it (the clock
+    # hands out Connect links too, but they lead to the web process).
+    slack_client_id = require("RECON_SLACK_CLIENT_ID", NEEDS_SIGNIN)
+    if slack_client_id and not _SLACK_CLIENT_ID_SHAPE.match(slack_client_id):
+        problems.append(
+            "RECON_SLACK_CLIENT_ID must be the Slack app's Client ID (digits.digits, from Basic Information)"
+        )
+    slack_client_secret = require("RECON_SLACK_CLIENT_SECRET", NEEDS_SIGNIN)
     scopes = tuple(get("XERO_SCOPES", DEFAULT_SCOPES).replace(",", " ").split())
     if "offline_access" not in scopes:
         problems.append(
@@ -202,8 +294,6 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
     daily_limit = whole("XERO_DAILY_LIMIT", "5000", 50, 1_000_000, "calls per organisation per day")
     processes = whole("RECON_XERO_PROCESSES", "1", 1, 60, "processes sharing Xero's limits")
 
-    if problems:
-        raise SettingsError(problems)
     return Settings(
         slack_bot_token=Secret(bot_token),
         slack_signing_secret=Secret(signing_secret),
@@ -221,4 +311,7 @@ def _build(env: Mapping[str, str], needs: set[str]) -> Settings:
         port=port,
         xero_daily_limit=daily_limit,
         xero_processes=processes,
+        slack_client_id=slack_client_id,
+        slack_client_secret=Secret(slack_client_secret),
+        slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],
     )

@@ -5,9 +5,16 @@ Routes:
 * ``POST /slack/events`` — slash commands, interactivity and events, all through Bolt (which
   checks the signature and rejects timestamps more than 5 minutes old with 401). Not served in
   Socket Mode, where Slack talks over the socket instead.
+* ``GET /connect/start`` — what the Connect button opens: spends the link's state and sends the
+  browser to Sign in with Slack (with a browser-binding cookie).
+* ``GET|POST /connect/slack`` — where Slack sends the browser back: the ID token must name the
+  link's owner, or the browser gets a page saying so and nothing reaches Xero; else on to Xero.
 * ``GET /xero/callback`` — where Xero sends the browser after consent. Small HTML pages for
   every outcome; never a token, code or state in the page; the Slack user also gets a DM.
 * ``GET /healthz`` — 200 ``{"status": "ok"}`` when the database answers, else 503.
+
+HEAD on any of the three consent routes answers 200 and spends nothing (link checkers probe
+with HEAD).
 
 ``serve()`` runs it with werkzeug's threaded server (``recon-bot serve``); production runs
 ``create_app()`` under gunicorn (see the Procfile).
@@ -35,8 +42,9 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler
 from werkzeug.wrappers import Request, Response
 
+from bot.config import CONNECT_START_PATH, SLACK_SIGNIN_CALLBACK_PATH
 from bot.services.errors import ConsentFailed
-from bot.slack import blocks
+from bot.slack import blocks, editing
 from bot.slack.app import Identity, build_app, make_client
 from bot.slack.handoff import AFTER_RESPONSE, AckFirst, guarded, run_after_response
 from bot.slack.home import publish_home
@@ -46,6 +54,10 @@ log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
 CALLBACK_PATH = "/xero/callback"
 HEALTH_PATH = "/healthz"
+# The browser-binding secret of a Connect link in flight (see bot.services.signin). Long enough
+# for the two 10-minute steps after the start; `__Host-` pins it to our host when served on https.
+BROWSER_COOKIE = "recon_connect"
+BROWSER_COOKIE_MAX_AGE_S = 30 * 60
 HTTP_THREADS = 64  # connections served at once by `recon-bot serve`
 MAX_SLACK_BODY = 1024 * 1024  # Slack's payloads are far smaller; refuse anything bigger unread
 
@@ -68,6 +80,10 @@ _CONSENT_PAGES = {
     "used": (400, "This link was already used"),
     "invalid": (400, "This link isn't valid"),
     "xero_error": (502, "Xero couldn't finish connecting"),
+    "other_user": (403, "This link was made for someone else"),
+    "other_browser": (400, "Open the link in the browser you started in"),
+    "slack_cancelled": (200, "Nothing was connected"),
+    "slack_error": (502, "Slack couldn't confirm who you are"),
 }
 
 
@@ -82,6 +98,7 @@ class ReconWeb:
         *,
         ack_first: AckFirst | None = None,
         team_app_id: str | None = None,
+        secure_cookies: bool = False,
     ):
         self.services = services
         self.bolt = bolt
@@ -89,6 +106,8 @@ class ReconWeb:
         self.ack_first = ack_first or AckFirst()
         self._app_id = team_app_id
         self._lock = threading.Lock()
+        self.secure_cookies = secure_cookies
+        self.browser_cookie = f"__Host-{BROWSER_COOKIE}" if secure_cookies else BROWSER_COOKIE
 
     # ------------------------------------------------------------------ WSGI
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
@@ -103,12 +122,18 @@ class ReconWeb:
             if request.method != "POST":
                 return _plain("Slack sends POST requests here.", 405, {"Allow": "POST"})
             return self.slack(request)
-        if path == CALLBACK_PATH:
+        if path in (CONNECT_START_PATH, SLACK_SIGNIN_CALLBACK_PATH, CALLBACK_PATH):
             if request.method == "HEAD":
                 # Link checkers probe with HEAD; only the browser's GET may spend the one-time state.
                 return _plain("", 200)
-            if request.method != "GET":
-                return _plain("Xero redirects the browser here with GET.", 405, {"Allow": "GET"})
+            # Slack's callback also takes a form POST, in case Slack answers with response_mode=form_post.
+            allowed = ("GET", "POST") if path == SLACK_SIGNIN_CALLBACK_PATH else ("GET",)
+            if request.method not in allowed:
+                return _plain("The browser comes here with GET.", 405, {"Allow": ", ".join(allowed)})
+            if path == CONNECT_START_PATH:
+                return self.connect_start(request)
+            if path == SLACK_SIGNIN_CALLBACK_PATH:
+                return self.slack_callback(request)
             return self.xero_callback(request)
         if path == HEALTH_PATH:
             return self.health()
@@ -156,26 +181,67 @@ class ReconWeb:
             with self._lock:
                 self._app_id = app_id
 
+    # ------------------------------------------------------------------ Sign in with Slack
+    def connect_start(self, request: Request) -> Response:
+        """The Connect button: spend its state, give the browser its binding, go to Slack."""
+        try:
+            step = self.services.signin.start(
+                state=request.args.get("state"), browser=request.cookies.get(self.browser_cookie)
+            )
+        except ConsentFailed as exc:
+            return _refused("connect start", exc)
+        except Exception:  # noqa: BLE001 - the browser gets a page; the log gets the traceback
+            log.exception("connect start failed")
+            return _went_wrong()
+        return self._redirect(step.location, step.browser)
+
+    def slack_callback(self, request: Request) -> Response:
+        """Slack's answer: on to Xero only if the ID token names the link's owner."""
+        values = request.form if request.method == "POST" else request.args
+        try:
+            step = self.services.signin.finish(
+                code=values.get("code"),
+                state=values.get("state"),
+                error=values.get("error"),
+                browser=request.cookies.get(self.browser_cookie),
+            )
+        except ConsentFailed as exc:
+            return _refused("sign-in callback", exc)
+        except Exception:  # noqa: BLE001 - the browser gets a page; the log gets the traceback
+            log.exception("sign-in callback failed")
+            return _went_wrong()
+        return self._redirect(step.location, step.browser)
+
+    def _redirect(self, location: str, browser: str) -> Response:
+        response = Response("", status=302, headers={**_SECURITY_HEADERS, "Location": location})
+        # SameSite=None (with Secure) so the cookie also comes back on a cross-site form POST
+        # from Slack; on plain http (local runs) browsers demand Lax instead.
+        response.set_cookie(
+            self.browser_cookie,
+            browser,
+            max_age=BROWSER_COOKIE_MAX_AGE_S,
+            path="/",
+            secure=self.secure_cookies,
+            httponly=True,
+            samesite="None" if self.secure_cookies else "Lax",
+        )
+        return response
+
     # ------------------------------------------------------------------ Xero consent
     def xero_callback(self, request: Request) -> Response:
         args = request.args
         try:
             result = self.services.connect.complete_consent(
-                code=args.get("code"), state=args.get("state"), error=args.get("error")
+                code=args.get("code"),
+                state=args.get("state"),
+                error=args.get("error"),
+                browser=request.cookies.get(self.browser_cookie),
             )
         except ConsentFailed as exc:
-            status, title = _CONSENT_PAGES.get(exc.reason, (400, "Nothing was connected"))
-            log.info("consent callback refused: %s", exc.reason)
-            return _page(title, f"<p>{_sentence_html(str(exc))}</p>", status, ok=False)
+            return _refused("consent callback", exc)
         except Exception:  # noqa: BLE001 - the browser gets a page; the log gets the traceback
             log.exception("consent callback failed")
-            return _page(
-                "Something went wrong",
-                "<p>Recon couldn't finish connecting to Xero, so nothing was connected. "
-                "Please run <code>/recon connect</code> in Slack and try again.</p>",
-                500,
-                ok=False,
-            )
+            return _went_wrong()
         team_id = result.grant.slack_team_id
         user_id = result.grant.slack_user_id
         self.services.executor.submit(
@@ -188,7 +254,10 @@ class ReconWeb:
         names = [t.tenant_name for t in (result.added or result.tenants)]
         listed = "".join(f"<li>{html.escape(n)}</li>" for n in names[:50])
         home = self._slack_link(team_id)
+        holder = html.escape(result.slack_user_name or f"Slack user {user_id}")
+        workspace = html.escape(result.slack_team_name or f"workspace {team_id}")
         body = (
+            f"<p>Connected for <strong>{holder}</strong> in <strong>{workspace}</strong>.</p>"
             f"<p>Recon can now use {'this organisation' if len(names) == 1 else 'these organisations'} "
             f"with your Xero login:</p><ul>{listed}</ul>"
             "<p>You can close this tab and return to Slack — I've sent you a message there.</p>"
@@ -197,8 +266,13 @@ class ReconWeb:
         return _page("Connected to Xero", body, 200, ok=True)
 
     def _welcome(self, team_id: str, user_id: str, result: Any) -> None:
-        """The DM naming the organisations (with "Make default" buttons), then a fresh Home tab."""
+        """The DM naming the organisations (with "Make default" buttons), then a fresh Home tab,
+        and any open edit modal that was waiting for this connection gets its form."""
         message = blocks.consent_success_dm(result.tenants, result.added)
+        try:
+            editing.resume_after_connect(self.services, self.client, team_id, user_id)
+        except Exception:  # noqa: BLE001 - the modal keeps its "I've connected" button
+            log.exception("could not fill the modals waiting for %s's connection", user_id)
         self.client.chat_postMessage(channel=user_id, **message)
         try:
             publish_home(self.services, self.client, team_id, user_id)
@@ -224,6 +298,22 @@ class ReconWeb:
 
 
 # ---------------------------------------------------------------------- responses
+def _refused(step: str, exc: ConsentFailed) -> Response:
+    status, title = _CONSENT_PAGES.get(exc.reason, (400, "Nothing was connected"))
+    log.info("%s refused: %s", step, exc.reason)
+    return _page(title, f"<p>{_sentence_html(str(exc))}</p>", status, ok=False)
+
+
+def _went_wrong() -> Response:
+    return _page(
+        "Something went wrong",
+        "<p>Recon couldn't finish connecting to Xero, so nothing was connected. "
+        "Please run <code>/recon connect</code> in Slack and try again.</p>",
+        500,
+        ok=False,
+    )
+
+
 def _sentence_html(sentence: str) -> str:
     """A service sentence as HTML: escaped, with its `code` spans shown as code."""
     parts = html.escape(sentence, quote=False).split("`")
@@ -277,7 +367,11 @@ def build_web(settings: Any, services: Any, *, socket_mode: bool = False, identi
     client = make_client(settings)
     ack_first = AckFirst()
     bolt = build_app(settings, services, identity=identity or Identity(client), ack_first=ack_first)
-    return ReconWeb(services, None if socket_mode else bolt, client, ack_first=ack_first), bolt
+    secure = settings.public_base.startswith("https://")
+    web = ReconWeb(
+        services, None if socket_mode else bolt, client, ack_first=ack_first, secure_cookies=secure
+    )
+    return web, bolt
 
 
 def _check_slack(identity: Identity, settings: Any) -> str | None:
@@ -295,12 +389,12 @@ def _check_slack(identity: Identity, settings: Any) -> str | None:
 
 def create_app() -> ReconWeb:
     """For gunicorn: ``gunicorn 'bot.web:create_app()'``. Settings from the environment."""
-    from bot.config import NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
+    from bot.config import NEEDS_SIGNIN, NEEDS_SLACK, NEEDS_XERO, Settings, SettingsError
     from bot.services.container import build_services
 
     _configure_logging()
     try:
-        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO])
+        settings = Settings.from_env(needs=[NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN])
     except SettingsError as exc:
         for line in exc.problems:
             print(f"recon: {line}", file=sys.stderr)
@@ -350,7 +444,7 @@ class PooledWSGIServer(BaseWSGIServer):
 
 
 class QuietRequestHandler(WSGIRequestHandler):
-    """Access log lines without query strings: the Xero callback's carry the code and state."""
+    """Access log lines without query strings: the consent routes' carry codes and states."""
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         path = self.path.split("?", 1)[0]
@@ -381,7 +475,8 @@ def serve(settings: Any, *, socket_mode: bool = False, host: str = "0.0.0.0") ->
         socket_handler.connect()
     server = PooledWSGIServer(host, settings.port, web, handler=QuietRequestHandler)
     where = "Slack over Socket Mode; " if socket_mode else f"Slack at {EVENTS_PATH}; "
-    print(f"recon: serving on http://{host}:{settings.port} ({where}{CALLBACK_PATH}, {HEALTH_PATH})")
+    routes = f"{CONNECT_START_PATH}, {SLACK_SIGNIN_CALLBACK_PATH}, {CALLBACK_PATH}, {HEALTH_PATH}"
+    print(f"recon: serving on http://{host}:{settings.port} ({where}{routes})")
     if threading.current_thread() is threading.main_thread():
         # Platforms stop processes with SIGTERM; treat it like Ctrl-C so the socket and the
         # pools close cleanly instead of the process dying mid-request.

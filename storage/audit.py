@@ -1,4 +1,4 @@
-"""The audit log of writes to Xero (DESIGN §8: who, organisation, transaction, field, before, after)."""
+"""The audit log of writes to Xero (who, organisation, transaction, field, before, after)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,14 @@ behind by a crashed clock goes stale after :data:`CLAIM_LEASE` and may be taken 
 attempt — that also changes its status, so if the "crashed" clock was merely slow its own
 compare-and-set fails and it does not post. A run stuck in ``posting`` is never retried: the
 message may have reached Slack before the crash, and a missing digest is better than a doubled one.
+
+A run that ends badly tells its owner once: :func:`claim_owner_notice` is a compare-and-set on
+the run, so two clocks never both send the DM.
+
+The worklist: each digest message posted in Slack is kept (:func:`record_post`: channel, ts,
+what it showed, with the run it belongs to) with one row per transaction it shows, so a fix made
+later anywhere can be drawn into every message that shows that transaction
+(:func:`posts_showing`, :func:`mark_fixed`, :func:`post_state`).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from storage.db import Database
-from storage.models import DigestRun, DigestSubscription, utcnow
+from storage.models import DigestPost, DigestPostRow, DigestRun, DigestSubscription, utcnow
 
 CLAIM_LEASE = timedelta(minutes=15)
 RETRY_BACKOFF = timedelta(minutes=10)
@@ -91,6 +99,7 @@ class Run:
     claimed_at: datetime
     finished_at: datetime | None
     detail: str | None
+    owner_told_at: datetime | None = None
 
     @property
     def attempt(self) -> int:
@@ -137,6 +146,7 @@ def _run(row: DigestRun) -> Run:
         claimed_at=row.claimed_at,
         finished_at=row.finished_at,
         detail=row.detail,
+        owner_told_at=row.owner_told_at,
     )
 
 
@@ -254,6 +264,10 @@ def delete_subscriptions(db: Database, ids: Iterable[int]) -> int:
     if not wanted:
         return 0
     with db.session() as session:
+        runs = select(DigestRun.id).where(DigestRun.subscription_id.in_(wanted))
+        posts = select(DigestPost.id).where(DigestPost.run_id.in_(runs))
+        session.execute(delete(DigestPostRow).where(DigestPostRow.post_id.in_(posts)))
+        session.execute(delete(DigestPost).where(DigestPost.run_id.in_(runs)))
         session.execute(delete(DigestRun).where(DigestRun.subscription_id.in_(wanted)))
         return session.execute(delete(DigestSubscription).where(DigestSubscription.id.in_(wanted))).rowcount
 
@@ -421,3 +435,177 @@ def finish_run(
             ).rowcount
             == 1
         )
+
+
+def claim_owner_notice(db: Database, run_id: int, *, now: Callable[[], datetime] = utcnow) -> bool:
+    """True exactly once per run that failed: the caller then DMs the owner about it."""
+    with db.session() as session:
+        return (
+            session.execute(
+                update(DigestRun)
+                .where(DigestRun.id == run_id, DigestRun.owner_told_at.is_(None))
+                .values(owner_told_at=now())
+            ).rowcount
+            == 1
+        )
+
+
+def release_owner_notice(db: Database, run_id: int) -> None:
+    """The DM certainly did not go out: let the next run try again."""
+    with db.session() as session:
+        session.execute(update(DigestRun).where(DigestRun.id == run_id).values(owner_told_at=None))
+
+
+# --------------------------------------------------------------------------- the worklist
+
+
+@dataclass(frozen=True)
+class Post:
+    """A digest message in Slack and what it showed (``snapshot``, the services' JSON)."""
+
+    id: int
+    slack_team_id: str
+    channel_id: str
+    message_ts: str
+    tenant_id: str
+    run_id: int | None
+    snapshot: str
+    version: int
+    posted_at: datetime
+
+
+@dataclass(frozen=True)
+class RowFix:
+    bank_transaction_id: str
+    fixed_by: str
+    fixed_at: datetime
+    reference: str | None
+
+
+def _post(row: DigestPost) -> Post:
+    return Post(
+        id=row.id,
+        slack_team_id=row.slack_team_id,
+        channel_id=row.channel_id,
+        message_ts=row.message_ts,
+        tenant_id=row.tenant_id,
+        run_id=row.run_id,
+        snapshot=row.snapshot,
+        version=row.version,
+        posted_at=row.posted_at,
+    )
+
+
+def record_post(
+    db: Database,
+    *,
+    slack_team_id: str,
+    channel_id: str,
+    message_ts: str,
+    tenant_id: str,
+    run_id: int | None,
+    snapshot: str,
+    transaction_ids: Iterable[str],
+    now: Callable[[], datetime] = utcnow,
+) -> int:
+    """Keep a posted digest message and the transactions it shows; returns its id."""
+    with db.session() as session:
+        row = DigestPost(
+            slack_team_id=slack_team_id,
+            channel_id=channel_id,
+            message_ts=message_ts,
+            tenant_id=tenant_id,
+            run_id=run_id,
+            snapshot=snapshot,
+            version=0,
+            posted_at=now(),
+        )
+        session.add(row)
+        session.flush()
+        for txn_id in dict.fromkeys(transaction_ids):
+            session.add(DigestPostRow(post_id=row.id, tenant_id=tenant_id, bank_transaction_id=txn_id))
+        return row.id
+
+
+def posts_showing(
+    db: Database,
+    slack_team_id: str,
+    tenant_id: str,
+    bank_transaction_id: str,
+    *,
+    since: datetime,
+    limit: int = 20,
+) -> list[Post]:
+    """The digest messages (newest first, posted at or after ``since``) that show a transaction."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(DigestPost)
+            .join(DigestPostRow, DigestPostRow.post_id == DigestPost.id)
+            .where(
+                DigestPostRow.tenant_id == tenant_id,
+                DigestPostRow.bank_transaction_id == bank_transaction_id,
+                DigestPost.slack_team_id == slack_team_id,
+                DigestPost.posted_at >= since,
+            )
+            .order_by(DigestPost.posted_at.desc(), DigestPost.id.desc())
+            .limit(limit)
+        ).all()
+        return [_post(r) for r in rows]
+
+
+def mark_fixed(
+    db: Database,
+    post_ids: Iterable[int],
+    tenant_id: str,
+    bank_transaction_id: str,
+    *,
+    fixed_by: str,
+    reference: str | None,
+    now: Callable[[], datetime] = utcnow,
+) -> None:
+    """Record the fix on each message's row and move each message's version on."""
+    ids = list(post_ids)
+    if not ids:
+        return
+    with db.session() as session:
+        session.execute(
+            update(DigestPostRow)
+            .where(
+                DigestPostRow.post_id.in_(ids),
+                DigestPostRow.tenant_id == tenant_id,
+                DigestPostRow.bank_transaction_id == bank_transaction_id,
+            )
+            .values(fixed_by=fixed_by, fixed_at=now(), fixed_reference=reference)
+        )
+        session.execute(
+            update(DigestPost).where(DigestPost.id.in_(ids)).values(version=DigestPost.version + 1)
+        )
+
+
+def post_state(db: Database, post_id: int) -> tuple[Post, list[RowFix]] | None:
+    """A message and the fixes made to its rows so far (None once it is gone)."""
+    with db.session() as session:
+        row = session.get(DigestPost, post_id)
+        if row is None:
+            return None
+        fixes = session.scalars(
+            select(DigestPostRow).where(DigestPostRow.post_id == post_id, DigestPostRow.fixed_by.is_not(None))
+        ).all()
+        return _post(row), [
+            RowFix(f.bank_transaction_id, f.fixed_by or "", f.fixed_at or row.posted_at, f.fixed_reference)
+            for f in fixes
+        ]
+
+
+def post_version(db: Database, post_id: int) -> int | None:
+    with db.session() as session:
+        row = session.get(DigestPost, post_id)
+        return row.version if row is not None else None
+
+
+def forget_posts(db: Database, *, before: datetime) -> int:
+    """Drop what was kept of digest messages posted before ``before`` (they are no longer redrawn)."""
+    with db.session() as session:
+        old = select(DigestPost.id).where(DigestPost.posted_at < before)
+        session.execute(delete(DigestPostRow).where(DigestPostRow.post_id.in_(old)))
+        return session.execute(delete(DigestPost).where(DigestPost.posted_at < before)).rowcount

@@ -57,7 +57,7 @@ TENANT_GONE = "gone"
 
 
 class Grant(Base):
-    """One Xero authorisation of one Slack user (DESIGN §5)."""
+    """One Xero authorisation of one Slack user."""
 
     __tablename__ = "grants"
     __table_args__ = (
@@ -132,7 +132,12 @@ class Tenant(Base):
 
 
 class OAuthState(Base):
-    """A consent link in flight; only the SHA-256 of the state is stored."""
+    """One step of a consent link in flight; only SHA-256 hashes of the secrets are stored.
+
+    ``purpose`` says which step may spend it (``storage.states``): the Connect button, the
+    round trip through Sign in with Slack, or Xero's consent. Rows from before Sign in with
+    Slack have ``legacy``, which no step accepts.
+    """
 
     __tablename__ = "oauth_states"
 
@@ -143,6 +148,11 @@ class OAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    purpose: Mapped[str] = mapped_column(String(16), server_default="legacy")
+    nonce_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    browser_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    slack_user_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    slack_team_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
 
 class DigestSubscription(Base):
@@ -181,6 +191,66 @@ class DigestRun(Base):
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_told_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)  # failure DM sent
+
+
+class DigestPost(Base):
+    """A digest message as posted in Slack, kept so a fix made later can be shown in it.
+
+    ``snapshot`` is what the message showed (the services' own JSON of the digest), ``version``
+    moves on with every fix so the redraw can tell whether it drew the newest state.
+    """
+
+    __tablename__ = "digest_posts"
+    __table_args__ = (
+        UniqueConstraint("channel_id", "message_ts", name="uq_digest_post_message"),
+        Index("ix_digest_posts_run", "run_id"),
+        Index("ix_digest_posts_posted", "posted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    channel_id: Mapped[str] = mapped_column(String(32))
+    message_ts: Mapped[str] = mapped_column(String(32))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("digest_runs.id", ondelete="CASCADE"), nullable=True
+    )  # None for `/recon digest now`
+    snapshot: Mapped[str] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class DigestPostRow(Base):
+    """One transaction a posted digest shows, and who fixed it since."""
+
+    __tablename__ = "digest_post_rows"
+    __table_args__ = (
+        UniqueConstraint("post_id", "bank_transaction_id", name="uq_digest_post_row"),
+        Index("ix_digest_post_rows_txn", "tenant_id", "bank_transaction_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("digest_posts.id", ondelete="CASCADE"))
+    tenant_id: Mapped[str] = mapped_column(String(64))
+    bank_transaction_id: Mapped[str] = mapped_column(String(64))
+    fixed_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    fixed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    fixed_reference: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ViewAwaitingConnection(Base):
+    """An open modal that told its user to connect to Xero, to be filled once they have."""
+
+    __tablename__ = "views_awaiting_connection"
+    __table_args__ = (Index("ix_views_awaiting_user", "slack_team_id", "slack_user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slack_team_id: Mapped[str] = mapped_column(String(32))
+    slack_user_id: Mapped[str] = mapped_column(String(32))
+    view_id: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)  # what to show once connected (the Slack layer's)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class AuditEntry(Base):
@@ -203,7 +273,7 @@ class AuditEntry(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
-# ---------------------------------------------------------------------- the mirror (DESIGN §2)
+# ---------------------------------------------------------------------- the mirror
 
 # Surrogate keys are 64-bit on PostgreSQL (an upsert spends a sequence value per attempt, and the
 # mirror upserts every row it reads) and the rowid alias on SQLite (FTS5 indexes by rowid).

@@ -72,7 +72,8 @@ def encryption_key() -> str:
 def _truncate(db: Database) -> None:
     with db.engine.begin() as conn:
         conn.exec_driver_sql(
-            "TRUNCATE audit_log, digest_runs, digest_subscriptions, oauth_states, tenants, grants, "
+            "TRUNCATE audit_log, digest_post_rows, digest_posts, digest_runs, digest_subscriptions, "
+            "views_awaiting_connection, oauth_states, tenants, grants, "
             "mirror_transactions, mirror_sync_state, organisations "
             "RESTART IDENTITY CASCADE"
         )

@@ -14,6 +14,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import TextIO
 
 EXIT_OK = 0
@@ -57,10 +58,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="Xero's consent page: approve automatically (default), or show Allow/Cancel to choose from",
     )
     parser.add_argument(
+        "--start-at",
+        type=_instant,
+        metavar="WHEN",
+        help="pin the demo's time: start at WHEN (UTC, e.g. 2026-11-28T18:45) and move it only 5 s a "
+        "step and with `time +…`, so a script prints the same transcript on every run",
+    )
+    parser.add_argument(
         "--no-color", action="store_true", help="no ANSI colour (also off when not a terminal)"
     )
     parser.add_argument("--width", type=int, default=None, help="output width (default: the terminal's)")
     return parser
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date and time like 2026-11-28T18:45") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
 
 
 def _read_script(path: str) -> list[str]:
@@ -124,6 +140,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
         organisations=args.organisations,
         xero_latency_ms=args.xero_latency,
         consent=args.consent,
+        start_at=args.start_at,
     )
     if interactive:
         transcript.print(

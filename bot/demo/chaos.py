@@ -38,9 +38,7 @@ from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import requests
 from cryptography.fernet import Fernet
 
 SCENARIOS = ("kill", "drop", "contend", "rotate", "keepalive")
@@ -284,15 +282,11 @@ class Chaos:
         )
 
     def _connect(self, user: str) -> int:
+        from bot.demo.xero_world import consent_after_sign_in
+
         info = self.xero.add_user(f"{user.lower()}@example.com", user, "Chaos")
         self.xero.login_as(info["xero_user_id"])
-        url = self.services.connect.consent_url(TEAM, user)
-        location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
-        params = parse_qs(urlparse(location).query)
-        result = self.services.connect.complete_consent(
-            code=params["code"][0], state=params["state"][0], error=None
-        )
-        return result.grant.id
+        return consent_after_sign_in(self.services, TEAM, user).grant.id
 
     def _spawn(self) -> _Worker:
         self._spawned += 1

@@ -33,7 +33,7 @@ from bot.demo import view as v
 from bot.demo.browser import Browser, Control, Page, is_local
 from bot.demo.commands import CONSOLE_HELP, Command, UsageError, parse, slack_client_text
 from bot.demo.transcript import Screen, Target, Transcript, comparable
-from bot.demo.world import CHANNEL_ID, CHANNEL_NAME, WORKSPACE_NAME, DemoWorld
+from bot.demo.world import CHANNEL_ID, CHANNEL_NAME, STEP, WORKSPACE_NAME, DemoWorld
 
 SLACKBOT = "USLACKBOT"
 QUIET_S = 0.15  # no new activity for this long (and an empty work pool) = Recon has answered
@@ -104,7 +104,7 @@ class Session:
         self._baseline: tuple[int, int, int, int] = (0, 0, 0, 0)
         self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
-        world.slack.subscribe(lambda item: self._feed.put(("event", item)))
+        world.slack.subscribe(self._on_slack_event)
 
     # ================================================================== identity
     @property
@@ -138,6 +138,7 @@ class Session:
         with self._lock:  # the background printer waits; this step shows its own results
             self._begin()
             try:
+                self.world.next_step()
                 self._dispatch(command)
             except UsageError as exc:
                 self._usage(str(exc))
@@ -251,8 +252,23 @@ class Session:
         return StepResult(line, command.name, errors, "")
 
     # ================================================================== the feed
+    def _on_slack_event(self, item: Any) -> None:
+        """Runs in the stand-in as Slack records a change. On a pinned clock the message is
+        copied now, so every version is shown whatever the console's timing (see :meth:`drain`)."""
+        snapshot = None
+        if self.world.options.pinned and item.kind in _MESSAGE_KINDS:
+            ephemeral_to = item.user if item.kind == "ephemeral" or item.kind == "updated" else None
+            snapshot = self.world.find_message(item.channel, item.ref, ephemeral_to)
+        elif self.world.options.pinned and (item.kind in _VIEW_KINDS or item.kind == "home_published"):
+            try:
+                snapshot = self.world.slack.view(item.ref or "")
+            except KeyError:
+                snapshot = None
+        self._feed.put(("event", (item, snapshot)))
+
     def drain(self) -> None:
-        """Show everything that arrived, once per thing (the latest version of each)."""
+        """Show everything that arrived, once per thing: the latest version of each — or, on a
+        pinned clock (a transcript that must not depend on timing), every version in order."""
         with self._lock:
             items: list[tuple[str, Any]] = []
             while True:
@@ -260,15 +276,16 @@ class Session:
                     items.append(self._feed.get_nowait())
                 except queue.Empty:
                     break
+            every = self.world.options.pinned
             last_index = {}
             for index, (kind, item) in enumerate(items):
                 if kind == "event":
-                    last_index[_event_key(item)] = index
+                    last_index[_event_key(item[0])] = index
             for index, (kind, item) in enumerate(items):
                 if kind == "log":
                     self._show_log(item)
-                elif last_index.get(_event_key(item)) == index:
-                    self._show_event(item)
+                elif every or last_index.get(_event_key(item[0])) == index:
+                    self._show_event(*item)
 
     def _show_log(self, record: logging.LogRecord) -> None:
         message = record.getMessage()
@@ -282,10 +299,10 @@ class Session:
         else:
             self.t.note("clock: " + message.removeprefix("clock: "))
 
-    def _show_event(self, event: Any) -> None:
+    def _show_event(self, event: Any, snapshot: Any = None) -> None:
         me = self.me.slack_id
         if event.kind in _MESSAGE_KINDS:
-            self._show_message_event(event)
+            self._show_message_event(event, snapshot)
         elif event.kind == "deleted":
             key = ("message", event.channel, event.ref)
             if key in self._shown:
@@ -293,18 +310,18 @@ class Session:
                 self.screen.retire(key)
                 self._working.pop(key, None)
         elif event.kind in _VIEW_KINDS and event.user == me:
-            self.show_view(event.ref)
+            self.show_view(event.ref, view=snapshot)
             if event.kind == "view_errors":
                 self._error(f"the modal shows errors — {event.summary.split('—', 1)[-1].strip()}")
         elif event.kind == "home_published" and event.user == me and self._watching_home:
-            self.show_home()
+            self.show_home(home=snapshot)
         elif event.kind == "view_closed" and event.user == me:
             self._view_closed(event.ref)
         elif event.kind == "failure" and event.user == me and not event.channel:
             self.t.print(self.style.yellow(f"{v.ERROR_MARK} Slack: {event.summary}"))
             self._error(f"Slack: {event.summary}")
 
-    def _show_message_event(self, event: Any) -> None:
+    def _show_message_event(self, event: Any, snapshot: Any = None) -> None:
         me = self.me.slack_id
         ephemeral_to = (
             event.user if event.kind == "ephemeral" or (event.kind == "updated" and event.user) else None
@@ -313,7 +330,7 @@ class Session:
             return
         if ephemeral_to is None and event.channel not in self.world.visible_channels(self.user):
             return
-        message = self.world.find_message(event.channel, event.ref, ephemeral_to)
+        message = snapshot or self.world.find_message(event.channel, event.ref, ephemeral_to)
         if message is not None:
             self.show_message(message)
 
@@ -360,13 +377,15 @@ class Session:
             parts.append("updated")
         return " · ".join(parts)
 
-    def show_view(self, view_id: str | None, *, force: bool = False) -> None:
-        try:
-            view = self.world.slack.view(view_id or "")
-        except KeyError:
-            return
+    def show_view(self, view_id: str | None, *, force: bool = False, view: Any = None) -> None:
+        """The modal as it is now, or as it was when Slack recorded a change (``view``)."""
+        if view is None:
+            try:
+                view = self.world.slack.view(view_id or "")
+            except KeyError:
+                return
         if view.type == "home":
-            self.show_home(force=force)
+            self.show_home(force=force, home=view)
             return
         if view.closed or view.user_id != self.me.slack_id:
             return
@@ -399,8 +418,8 @@ class Session:
             self.t.note("the modal closed")
             del self._shown[key]
 
-    def show_home(self, *, force: bool = False) -> bool:
-        home = self.world.slack.home(self.me.slack_id)
+    def show_home(self, *, force: bool = False, home: Any = None) -> bool:
+        home = home or self.world.slack.home(self.me.slack_id)
         if home is None:
             return False
         key = ("home", home.id)
@@ -418,21 +437,31 @@ class Session:
         return True
 
     def show_page(self, page: Page, *, navigated: bool = True) -> None:
-        xero, bot = self.world.xero.url, self.world.bot_url
+        xero, slack, bot = self.world.xero.url, self.world.slack.url, self.world.bot_url
         for hop in page.hops if navigated else []:
             path = urlsplit(hop.url).path
-            line = f"browser → {_party(hop.url, xero, bot)}: {hop.method} {path} → {hop.status}"
+            party = _party(hop.url, xero, slack, bot)
+            line = f"browser → {party}: {hop.method} {path} → {hop.status}"
             redirect = hop.status in (301, 302, 303) and hop.location
             if redirect:
-                line += f", on to {_party(hop.location or '', xero, bot)}"
+                line += f", on to {_party(hop.location or '', xero, slack, bot)}"
             self.t.note(line)
-            auto = self.world.xero.consent == "auto"
-            if redirect and auto and path.endswith("/connect/authorize") and hop.method == "GET":
+            if not (redirect and hop.method == "GET" and path.endswith("/connect/authorize")):
+                continue
+            if party == "Slack":
+                self.t.note(
+                    f"Slack: signed in as @{self.me.name} ({self.me.real_name}) in {WORKSPACE_NAME}; "
+                    "Sign in with Slack tells Recon who you are"
+                )
+            elif self.world.xero.consent == "auto":
                 login = self.world.xero_login_of(self.user) or {}
                 self.t.note(
                     f"Xero: signed in as {login.get('name', '?')}; consent given automatically "
                     "(`xero consent prompt` to choose)"
                 )
+        journey = _journey(page.hops, xero, slack) if navigated else ""
+        if journey:
+            self.t.note(f"Signed in to Slack as @{self.me.name} → {journey}")
         checked = self._checked.setdefault(id(page), {})
         start = self.screen.start()
         number = start
@@ -456,7 +485,7 @@ class Session:
         if len(lines) > 1 and len(lines[0]) <= 2 and lines[1].startswith("# "):
             lines[:2] = [f"{lines[0]} {lines[1][2:]}"]  # the page's ✅/⚠️ mark belongs with its heading
         body = "\n".join(lines)
-        party = _party(page.url, xero, bot)
+        party = _party(page.url, xero, slack, bot)
         self.t.block(f"Browser · {page.title or party}", v.colour_body(body, self.style))
         if not page.ok:
             self._error(f"HTTP {page.status} from {party}: {page.title}")
@@ -480,7 +509,23 @@ class Session:
         self.person.command("/recon", text, channel=CHANNEL_ID)
 
     def cmd_press(self, command: Command) -> None:
+        modal = self.world.top_modal(self.user)
+        if modal is not None and command.number is None and self._press_modal_button(modal, command):
+            return
         self._activate(self._number(command), want_link=False)
+
+    def _press_modal_button(self, modal: Any, command: Command) -> bool:
+        """``press done`` / ``press save``: the modal's own close and submit buttons, as in Slack."""
+        wanted = _label_key(command.target or "")
+        if not wanted:
+            return False
+        if modal.close and _label_key(v.text_of(modal.close)).startswith(wanted):
+            self.cmd_cancel(command)
+            return True
+        if modal.submit and _label_key(v.text_of(modal.submit)).startswith(wanted):
+            self.cmd_submit(command)
+            return True
+        return False
 
     def cmd_open(self, command: Command) -> None:
         self._activate(self._number(command), want_link=True)
@@ -561,7 +606,7 @@ class Session:
         raw = v.find_element(blocks, element.block_id, element.action_id) or {}
         confirm = raw.get("confirm")
         if isinstance(confirm, dict):
-            dialog = v.confirm_dialog(confirm, self.width)
+            dialog = v.confirm_dialog(confirm, self.width, self.names())
             self.t.block("Slack · confirm", v.colour_body(dialog, self.style))
             if not self.confirm(dialog):
                 self.t.note("cancelled — nothing was sent to Recon")
@@ -598,7 +643,12 @@ class Session:
             self.show_page(result)
 
     def _browser(self) -> Browser:
-        return self._browsers.setdefault(self.user, Browser())
+        """This person's own browser, signed in to Slack as them (so `as bob` means Bob's browser)."""
+        browser = self._browsers.get(self.user)
+        if browser is None:
+            browser = self._browsers[self.user] = Browser()
+            self.world.sign_in_to_slack(self.user, browser.session)
+        return browser
 
     def open_url(self, url: str) -> None:
         """Be the person's browser: Slack deep links open Slack, local pages are fetched and shown."""
@@ -812,12 +862,25 @@ def _span(numbers: list[int]) -> str:
     return ", ".join(str(n) for n in numbers)
 
 
-def _party(url: str, xero: str, bot: str) -> str:
+def _party(url: str, xero: str, slack: str, bot: str) -> str:
     if url.startswith(xero):
         return "Xero"
+    if url.startswith(slack):
+        return "Slack"
     if url.startswith(bot):
         return "Recon"
     return urlsplit(url).hostname or url
+
+
+def _journey(hops: list[Any], xero: str, slack: str) -> str:
+    """After Sign in with Slack, what came next: "Xero consent → back to Recon", or the refusal."""
+    if not any(h.url.startswith(slack) for h in hops):
+        return ""
+    via_xero = any(h.url.startswith(xero) for h in hops)
+    end = "back to Recon" if via_xero else "Recon"
+    if hops[-1].status >= 400:
+        end += f" refused it (HTTP {hops[-1].status})"
+    return " → ".join([*(["Xero consent"] if via_xero else []), end])
 
 
 def _human(delta: timedelta) -> str:
@@ -841,8 +904,17 @@ def describe(world: DemoWorld, user: str) -> str:
         f"  Xero sandbox     {world.xero.url}   {count} organisation(s), "
         f"{world.options.transactions} bank transactions each:",
         f"                   {orgs}",
-        f"  Recon (the bot)  {world.bot_url}   /slack/events · /xero/callback · /healthz",
+        f"  Recon (the bot)  {world.bot_url}   /slack/events · /healthz · the consent routes:",
+        "                   /connect/start → Sign in with Slack → /connect/slack → Xero → /xero/callback",
         "  Recon's clock    in-process: daily digests and token keep-alive (`time +25h` moves time on)",
+        *(
+            [
+                f"                   time starts at {world.services.now():%a %d %b %Y %H:%M} UTC and moves "
+                f"{STEP.seconds} s a step"
+            ]
+            if world.options.pinned
+            else []
+        ),
         f"  Database         {world.database_path} (deleted on exit)",
         "",
         f"You are @{person.name} ({person.real_name}) in #{CHANNEL_NAME}, with {others}.",

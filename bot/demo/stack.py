@@ -6,7 +6,7 @@ free ports, with a throw-away SQLite database::
 
     with Stack() as stack:
         alice = stack.slack.add_user("U0ALICE", "alice")
-        stack.connect(alice)                      # /recon connect → consent → callback → DM
+        stack.connect(alice)                      # /recon connect → Sign in with Slack → Xero → DM
         alice.command("/recon", "search zephyr")  # signed, delivered to stack.events_url
 
 By default the bot runs in this process (tests can reach ``stack.services``). With
@@ -35,7 +35,14 @@ import requests
 from cryptography.fernet import Fernet
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
-from bot.config import NEEDS_SLACK, NEEDS_SOCKET, NEEDS_XERO, Settings
+from bot.config import (
+    NEEDS_SIGNIN,
+    NEEDS_SLACK,
+    NEEDS_SOCKET,
+    NEEDS_XERO,
+    SLACK_SIGNIN_CALLBACK_PATH,
+    Settings,
+)
 from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import XeroSandbox
 
@@ -88,9 +95,17 @@ def bot_environ(
             "SLACK_BOT_TOKEN": slack.bot_token,
             "SLACK_SIGNING_SECRET": slack.signing_secret,
             "SLACK_API_URL": slack.api_url,
+            "RECON_SLACK_CLIENT_ID": slack.client_id,
+            "RECON_SLACK_CLIENT_SECRET": slack.client_secret,
+            "SLACK_OIDC_AUTHORIZE_URL": slack.openid_authorize_url,
         }
         if slack is not None
-        else {"SLACK_BOT_TOKEN": "xoxb-offline", "SLACK_SIGNING_SECRET": "offline-signing-secret"}
+        else {
+            "SLACK_BOT_TOKEN": "xoxb-offline",
+            "SLACK_SIGNING_SECRET": "offline-signing-secret",
+            "RECON_SLACK_CLIENT_ID": "1.1",
+            "RECON_SLACK_CLIENT_SECRET": "offline-slack-client-secret",
+        }
     )
     return {
         **slack_env,
@@ -159,6 +174,10 @@ class Stack:
             self.events_url = f"{self.bot_url}/slack/events"
             redirect_uri = f"{self.bot_url}/xero/callback"
             self.xero.register_redirect_uri(redirect_uri)
+            # The Slack app's Redirect URL for Sign in with Slack, and ID tokens stamped by the
+            # clock the bot follows (the Xero sandbox's), as real Slack, Xero and bot share one.
+            self.slack.register_redirect_url(f"{self.bot_url}{SLACK_SIGNIN_CALLBACK_PATH}")
+            self.slack.openid.id_token_clock = self.xero.clock.timestamp
             self.environ = bot_environ(
                 self.xero,
                 slack=self.slack,
@@ -167,7 +186,7 @@ class Stack:
                 PORT=str(port),
                 **self._extra_env,
             )
-            needs = [NEEDS_SLACK, NEEDS_XERO]
+            needs = [NEEDS_SLACK, NEEDS_XERO, NEEDS_SIGNIN]
             if self.server == "socket-mode":
                 del self.environ["SLACK_SIGNING_SECRET"]  # nothing reaches the bot from Slack over HTTP
                 self.environ["SLACK_APP_TOKEN"] = self.slack.app_token
@@ -304,16 +323,28 @@ class Stack:
                     return element["url"]
         raise LookupError("no Connect button in that message")
 
-    def follow_consent(self, consent_url: str) -> requests.Response:
-        """Be the user's browser: Xero's consent page (auto-approving) → redirect → our callback."""
-        return requests.get(consent_url, timeout=10, allow_redirects=True)
+    def browser(self, signed_in_as: Any) -> requests.Session:
+        """A fresh browser, signed in to the Slack stand-in as ``signed_in_as`` (a user or an id)."""
+        session = requests.Session()
+        self.slack.sign_in(session, getattr(signed_in_as, "id", signed_in_as))
+        return session
+
+    def follow_consent(
+        self, consent_url: str, signed_in_as: Any, *, browser: requests.Session | None = None
+    ) -> requests.Response:
+        """Be a browser opening a Connect link: Recon's start → Sign in with Slack (as
+        ``signed_in_as``) → Recon → Xero's consent (auto-approving) → Recon's callback.
+
+        ``browser`` continues in a browser that already exists (its cookies go along)."""
+        session = browser or self.browser(signed_in_as)
+        return session.get(consent_url, timeout=10, allow_redirects=True)
 
     def connect(self, user: Any, *, timeout: float = 5.0) -> requests.Response:
-        """``/recon connect`` as ``user``, press the button in a browser, wait for the welcome DM."""
+        """``/recon connect`` as ``user``, press the button in their browser, wait for the welcome DM."""
         before = len(self.slack.dms(user.id))
         user.command("/recon", "connect")
         message = self.slack.wait_for(lambda: _last_with_url(self.slack.ephemerals(user.id)), timeout)
-        page = self.follow_consent(self.consent_url_from(message))
+        page = self.follow_consent(self.consent_url_from(message), user)
         if page.status_code != 200:
             raise RuntimeError(f"consent failed: HTTP {page.status_code}")
         self.slack.wait_for(lambda: len(self.slack.dms(user.id)) > before, timeout)

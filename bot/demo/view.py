@@ -17,6 +17,7 @@ from typing import Any
 
 from bot.sandbox.slack.blockkit import block_elements, entered_state
 from bot.sandbox.slack.render import Rendered, render_message, render_view
+from bot.sandbox.slack.render import text_of as slack_text_of
 
 DEFAULT_WIDTH = 100
 ERROR_MARK = "⚠"
@@ -176,10 +177,13 @@ def text_of(obj: Any) -> str:
     return str(obj or "")
 
 
-def confirm_dialog(confirm: Mapping[str, Any], width: int = DEFAULT_WIDTH) -> str:
-    """A Block Kit ``confirm`` object as the little dialog Slack pops up."""
+def confirm_dialog(
+    confirm: Mapping[str, Any], width: int = DEFAULT_WIDTH, names: Mapping[str, str] | None = None
+) -> str:
+    """A Block Kit ``confirm`` object as the little dialog Slack pops up (its text rendered as
+    Slack renders that kind of text object: mentions and channels by name in mrkdwn)."""
     title = text_of(confirm.get("title")) or "Are you sure?"
-    body = re.sub(r"[*_~]", "", text_of(confirm.get("text")))
+    body = slack_text_of(confirm.get("text"), names)
     yes = text_of(confirm.get("confirm")) or "Yes"
     no = text_of(confirm.get("deny")) or "Cancel"
     wrapped = "\n".join(textwrap.fill(p, width) for p in body.split("\n"))

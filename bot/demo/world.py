@@ -8,6 +8,10 @@ Built on :class:`bot.demo.stack.Stack`, with three things the console needs on t
   to move time forward that lets the clock look at every instant that matters on the way;
 * a small cast — ``@alice`` and ``@bob`` in ``#books`` — each with their own Xero login.
 
+Time ticks with the wall clock, unless ``DemoOptions.start_at`` pins it: then it starts there and
+moves only when the console says so — ``STEP`` per console line and ``time +…`` — so the same
+script prints the same transcript on every run (docs/demo.md is made that way).
+
 Nothing here prints; :mod:`bot.demo.console` decides what the user sees.
 """
 
@@ -27,6 +31,7 @@ from bot.demo.stack import Stack
 from bot.sandbox.slack import Message, SlackSandbox, View
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.xero import XeroSandbox
+from bot.sandbox.xero.clock import SandboxClock
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +42,7 @@ CLOCK_INTERVAL_S = 20.0  # how often the background clock looks at the (ticking)
 MAX_JUMP = timedelta(days=400)
 MAX_CLOCK_STOPS = 2000
 STOP_GRACE_S = 5.0
+STEP = timedelta(seconds=5)  # how far a pinned clock moves per console line: a person's pace
 
 
 @dataclass(frozen=True)
@@ -64,6 +70,11 @@ class DemoOptions:
     consent: str = "auto"
     workers: int = 32
     clock_interval: float = CLOCK_INTERVAL_S
+    start_at: datetime | None = None  # pin the demo's time (see the module docstring)
+
+    @property
+    def pinned(self) -> bool:
+        return self.start_at is not None
 
 
 class TrackingExecutor(ThreadPoolExecutor):
@@ -178,11 +189,15 @@ class DemoWorld:
         self.options = options or DemoOptions()
         o = self.options
         self.xero = XeroSandbox(
-            seed=o.seed, transactions=o.transactions, organisations=o.organisations, consent=o.consent
+            seed=o.seed,
+            transactions=o.transactions,
+            organisations=o.organisations,
+            consent=o.consent,
+            clock=SandboxClock(o.start_at, ticking=False) if o.start_at else None,
         )
         if o.xero_latency_ms:
             self.xero.faults.latency(o.xero_latency_ms)
-        self.slack = SlackSandbox(team_domain="recon-demo")
+        self.slack = SlackSandbox(team_domain="recon-demo", team_name=WORKSPACE_NAME)
         self.people: dict[str, SandboxUser] = {}
         self.cast: dict[str, Person] = {p.name: p for p in CAST}
         self._xero_logins: dict[str, str] = {}
@@ -213,7 +228,8 @@ class DemoWorld:
             self.clock = DemoClock(
                 self.services, self.xero, slack_client(self.settings), self.options.clock_interval
             )
-            self.clock.start()
+            if not self.options.pinned:
+                self.clock.start()  # pinned: the clock runs at each step instead (next_step)
         except BaseException:
             self.stop()
             raise
@@ -240,6 +256,11 @@ class DemoWorld:
         else:
             self.slack.stop()
             self.xero.stop()
+
+    def next_step(self) -> None:
+        """A console line is about to run: on a pinned clock, a person's pause passes first."""
+        if self.options.pinned and self.clock is not None:
+            self.clock.advance(STEP)
 
     def __enter__(self) -> DemoWorld:
         return self.start()
@@ -272,6 +293,10 @@ class DemoWorld:
             login = self._xero_logins[name] = info["xero_user_id"]
         self.xero.login_as(login)
         return next(u for u in self.xero.users if u["xero_user_id"] == login)
+
+    def sign_in_to_slack(self, name: str, browser: Any) -> None:
+        """Sign ``name``'s browser (a ``requests.Session``) in to the Slack stand-in as them."""
+        self.slack.sign_in(browser, self.cast[name].slack_id)
 
     def xero_login_of(self, name: str) -> dict[str, Any] | None:
         login = self._xero_logins.get(name)

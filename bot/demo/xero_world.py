@@ -19,11 +19,35 @@ from bot.config import Settings
 from bot.demo.stack import bot_environ
 from bot.sandbox.xero import XeroSandbox
 from bot.services.container import Services, build_services
+from bot.signin import SlackIdentity
 from bot.xero.throttle import Throttle
 from storage.db import Database
+from storage.states import new_secret
 
 REDIRECT = "http://127.0.0.1:9/xero/callback"  # never contacted: the test follows the redirect itself
 TEAM = "T0RECON"
+
+
+def consent_after_sign_in(services: Services, team: str, user: str, *, name: str | None = None):
+    """Xero's consent for a Slack user, starting where Sign in with Slack has proven who they are.
+
+    For harnesses with no Slack stand-in (this World, the clock tests, benchmarks): they stand in
+    for the identity step by handing ``xero_consent_url_after_sign_in`` the identity Slack's ID
+    token would have named, with a browser binding of their own, then follow Xero's consent and
+    bring the code back as the browser would. Everything after the identity step is the real one.
+    """
+    browser = new_secret()
+    identity = SlackIdentity(user_id=user, team_id=team, name=name or user, team_name="Recon Sandbox")
+    url = services.connect.xero_consent_url_after_sign_in(identity, browser=browser)
+    response = requests.get(url, allow_redirects=False, timeout=10)
+    assert response.status_code in (302, 303), response.text[:300]
+    params = parse_qs(urlparse(response.headers["Location"]).query)
+    return services.connect.complete_consent(
+        code=params.get("code", [None])[0],
+        state=params.get("state", [None])[0],
+        error=params.get("error", [None])[0],
+        browser=browser,
+    )
 
 
 def settings_for(sb: XeroSandbox, database_url: str, **extra: str) -> Settings:
@@ -44,14 +68,8 @@ class World:
         return self.sb.clock.now() - self.lag[0]
 
     def consent(self, user: str = "U0ALICE", team: str = TEAM):
-        """Follow the consent link through the sandbox and complete it, as the browser would."""
-        url = self.services.connect.consent_url(team, user)
-        response = requests.get(url, allow_redirects=False, timeout=10)
-        assert response.status_code in (302, 303), response.text[:300]
-        params = parse_qs(urlparse(response.headers["Location"]).query)
-        return self.services.connect.complete_consent(
-            code=params.get("code", [None])[0], state=params.get("state", [None])[0], error=None
-        )
+        """Consent through the Xero sandbox for ``user``, as if they had just signed in with Slack."""
+        return consent_after_sign_in(self.services, team, user)
 
     def reqs(self) -> list[SimpleNamespace]:
         """Requests the sandbox received, as attribute objects (method, path, query, form, json…)."""

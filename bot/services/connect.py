@@ -5,24 +5,37 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import jwt
 
 from bot.services.errors import ConsentFailed, NotConnected, OrgAmbiguous, OrgNotFound, ServiceError
 from bot.xero.errors import XeroError
 from bot.xero.timezones import iana_zone
-from storage import grants, organisations
+from storage import digests, grants, organisations, waiting_views
 from storage.crypto import TokenDecryptError
 from storage.db import Database
+from storage.digests import Subscription
 from storage.grants import ConsentResult, GrantView, TenantView
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 from storage.organisations import OrganisationView
-from storage.states import StateProblem, StateRejected, consume_state, create_state
+from storage.states import (
+    PURPOSE_CONNECT,
+    PURPOSE_XERO,
+    StateProblem,
+    StateRejected,
+    consume_state,
+    create_state,
+    matches,
+)
+from storage.waiting_views import WaitingView
 
 if TYPE_CHECKING:
     from bot.services.tokens import TokenService
+    from bot.signin import SlackIdentity
     from bot.xero.client import TokenSource, XeroClient
     from bot.xero.oauth import XeroOAuth
 
@@ -35,6 +48,46 @@ _STATE_MESSAGES = {
     StateProblem.MALFORMED: ("invalid", "This connect link isn't valid."),
 }
 _AGAIN = " Run `/recon connect` in Slack for a fresh one."
+AGAIN = _AGAIN  # the sign-in steps end their pages the same way
+OTHER_BROWSER = (
+    "This connection was started in a different browser, so nothing was connected. Open the "
+    "Connect button from Slack in the browser you want to use."
+)
+
+
+def state_failure(exc: StateRejected) -> ConsentFailed:
+    """The page-ready refusal for a state a step would not accept."""
+    reason, message = _STATE_MESSAGES[exc.problem]
+    return ConsentFailed(reason, message + _AGAIN)
+
+
+@dataclass(frozen=True)
+class Connected:
+    """A finished consent, and the Slack account that now holds it (for the success page).
+
+    ``slack_user_name``/``slack_team_name`` are what Slack's verified ID token called them;
+    None when Slack sent no names.
+    """
+
+    result: ConsentResult
+    slack_user_name: str | None = None
+    slack_team_name: str | None = None
+
+    @property
+    def grant(self) -> GrantView:
+        return self.result.grant
+
+    @property
+    def tenants(self) -> tuple[TenantView, ...]:
+        return self.result.tenants
+
+    @property
+    def added(self) -> tuple[TenantView, ...]:
+        return self.result.added
+
+    @property
+    def created(self) -> bool:
+        return self.result.created
 
 
 def _auth_event_id(access_token: str) -> str | None:
@@ -60,6 +113,7 @@ class ConnectService:
         tokens: TokenService,
         *,
         client_id: str,
+        start_url: str,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.db = db
@@ -67,30 +121,68 @@ class ConnectService:
         self._xero = xero
         self._tokens = tokens
         self._client_id = client_id
+        self._start_url = start_url
         self._now = now
 
     # ----------------------------------------------------------------- consent
 
     def consent_url(self, team_id: str, user_id: str) -> str:
-        """A consent link bound to this Slack user; valid 10 minutes, once."""
-        return self._oauth.authorize_url_for(create_state(self.db, team_id, user_id, now=self._now))
+        """A Connect link bound to this Slack user; valid 10 minutes, once.
 
-    def complete_consent(self, *, code: str | None, state: str | None, error: str | None) -> ConsentResult:
-        """Finish the consent the browser brings back; :class:`ConsentFailed` says why not."""
+        It opens Recon's own start route, not Xero: the browser first signs in with Slack
+        (:class:`bot.services.signin.SignInService`), and only the link's owner goes on to Xero.
+        """
+        state = create_state(self.db, team_id, user_id, purpose=PURPOSE_CONNECT, now=self._now)
+        return f"{self._start_url}?state={quote(state)}"
+
+    def xero_consent_url_after_sign_in(self, identity: SlackIdentity, *, browser: str) -> str:
+        """Xero's consent page for a Slack user whose identity was *just proven*, in ``browser``.
+
+        Call it only with an identity from Sign in with Slack's verified ID token (the sign-in
+        service does), or in a harness that has no Slack and stands in for that step. The Xero
+        state it issues is bound to the user and to the browser that signed in, so the consent
+        URL works nowhere else.
+        """
+        state = create_state(
+            self.db,
+            identity.team_id,
+            identity.user_id,
+            purpose=PURPOSE_XERO,
+            browser=browser,
+            slack_user_name=identity.name,
+            slack_team_name=identity.team_name,
+            now=self._now,
+        )
+        return self._oauth.authorize_url_for(state)
+
+    def complete_consent(
+        self, *, code: str | None, state: str | None, error: str | None, browser: str | None
+    ) -> Connected:
+        """Finish the consent the browser brings back; :class:`ConsentFailed` says why not.
+
+        ``browser`` is the binding secret from the browser's cookie: a Xero consent URL copied
+        out of one browser and opened in another is refused, and its state spent.
+        """
         if error:
             # The link is spent either way; a bad state still gets the cancellation page.
             with contextlib.suppress(StateRejected):
-                consume_state(self.db, state, now=self._now)
+                consume_state(self.db, state, purpose=PURPOSE_XERO, now=self._now)
             if error == "access_denied":
                 raise ConsentFailed(
                     "cancelled", "You cancelled the connection to Xero, so nothing was connected." + _AGAIN
                 )
             raise ConsentFailed("xero_error", f"Xero reported a problem ({error[:60]})." + _AGAIN)
         try:
-            owner = consume_state(self.db, state, now=self._now)
+            owner = consume_state(self.db, state, purpose=PURPOSE_XERO, now=self._now)
         except StateRejected as exc:
-            reason, message = _STATE_MESSAGES[exc.problem]
-            raise ConsentFailed(reason, message + _AGAIN) from None
+            raise state_failure(exc) from None
+        if not matches(owner.browser_hash, browser):
+            log.warning(
+                "consent for %s/%s came back in another browser: refused",
+                owner.slack_team_id,
+                owner.slack_user_id,
+            )
+            raise ConsentFailed("other_browser", OTHER_BROWSER + _AGAIN)
         if not code:
             raise ConsentFailed("invalid", "Xero sent no authorisation code." + _AGAIN)
         try:
@@ -104,7 +196,7 @@ class ConnectService:
         except XeroError as exc:
             log.warning("consent for %s/%s failed at Xero: %s", owner.slack_team_id, owner.slack_user_id, exc)
             raise ConsentFailed("xero_error", f"{exc}{_AGAIN}") from None
-        return grants.save_consent(
+        result = grants.save_consent(
             self.db,
             slack_team_id=owner.slack_team_id,
             slack_user_id=owner.slack_user_id,
@@ -114,6 +206,7 @@ class ConnectService:
             auth_event_id=_auth_event_id(tokens.access_token),
             now=self._now,
         )
+        return Connected(result, owner.slack_user_name, owner.slack_team_name)
 
     def _xero_user_id(self, id_token: str | None) -> str:
         from bot.xero.oauth import id_token_claims
@@ -228,7 +321,45 @@ class ConnectService:
         grants.set_tenant_timezone(self.db, tenant.grant_id, tenant_id, zone)
         return zone
 
+    # ----------------------------------------------------------------- views waiting to connect
+
+    def wait_for_connection(self, team_id: str, user_id: str, view_id: str, payload: str) -> None:
+        """Remember an open modal that told this user to connect (``payload``: what to show then)."""
+        waiting_views.remember_waiting(self.db, team_id, user_id, view_id, payload, now=self._now)
+
+    def take_waiting_views(self, team_id: str, user_id: str) -> list[WaitingView]:
+        """After a consent: the user's modals waiting for it, each handed out once."""
+        return waiting_views.take_waiting(self.db, team_id, user_id, now=self._now)
+
+    def forget_waiting_view(self, team_id: str, user_id: str, view_id: str) -> None:
+        """The modal is being filled another way (its own "I've connected" button)."""
+        waiting_views.forget_waiting(self.db, team_id, user_id, view_id)
+
     # ----------------------------------------------------------------- disconnect
+
+    def disconnect_preview(self, team_id: str, user_id: str, org_name: str | None) -> DisconnectPreview:
+        """What ``disconnect(org_name)`` would remove — asked before anything is removed, so the
+        confirm dialog can name the organisations and the daily digests that go with them."""
+        tenants = self.organisations(team_id, user_id)
+        if org_name is None:
+            if not tenants and not self.grants(team_id, user_id):
+                raise ServiceError("You have no Xero connection to remove.")
+            kept: set[str] = set()
+            target = None
+            names = [t.tenant_name for t in tenants]
+        else:
+            tenant = self.resolve_org(team_id, user_id, org_name)
+            kept = {
+                t.tenant_id
+                for t in tenants
+                if not (t.grant_id == tenant.grant_id and t.tenant_id == tenant.tenant_id)
+            }
+            target = tenant.tenant_name
+            names = [tenant.tenant_name]
+        stopped = [
+            s for s in digests.subscriptions_of_user(self.db, team_id, user_id) if s.tenant_id not in kept
+        ]
+        return DisconnectPreview(target, names, stopped)
 
     def disconnect(self, team_id: str, user_id: str, org_name: str | None) -> list[str]:
         """Remove one organisation's connection at Xero, or everything (revoking the token).
@@ -243,8 +374,6 @@ class ConnectService:
 
     def _drop_digests(self, team_id: str, user_id: str, names: list[str]) -> None:
         """Digests this user owned for organisations they no longer hold would only fail daily."""
-        from storage import digests
-
         held = {t.tenant_id for t in self.organisations(team_id, user_id)}
         stale = [
             s.id for s in digests.subscriptions_of_user(self.db, team_id, user_id) if s.tenant_id not in held
@@ -295,6 +424,15 @@ class ConnectService:
             self._oauth.revoke(refresh_token)
         except XeroError as exc:
             log.warning("could not revoke grant %s at Xero: %s", grant_id, exc)
+
+
+@dataclass(frozen=True)
+class DisconnectPreview:
+    """``target`` None: everything. ``digests``: the daily digests the disconnect removes."""
+
+    target: str | None
+    names: list[str]
+    digests: list[Subscription]
 
 
 class _Named:

@@ -11,7 +11,9 @@ from bot.config import Settings
 from bot.services.connect import ConnectService
 from bot.services.edit import EditService
 from bot.services.search import SearchService
+from bot.services.signin import SignInService
 from bot.services.tokens import TokenService
+from bot.signin import SlackSignIn
 from bot.xero.client import XeroClient
 from bot.xero.oauth import XeroOAuth
 from bot.xero.throttle import Throttle, shared_throttle
@@ -35,6 +37,7 @@ class Services:
     connect: ConnectService
     search: SearchService
     edit: EditService
+    signin: SignInService
     executor: ThreadPoolExecutor
     now: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
@@ -73,8 +76,23 @@ def build_services(
     xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
     holder: dict[str, ConnectService] = {}
     tokens = TokenService(db, oauth.refresh, lambda team, user: holder["c"].consent_url(team, user), now=now)
-    connect = ConnectService(db, oauth, xero, tokens, client_id=settings.xero_client_id, now=now)
+    connect = ConnectService(
+        db,
+        oauth,
+        xero,
+        tokens,
+        client_id=settings.xero_client_id,
+        start_url=settings.connect_start_url,
+        now=now,
+    )
     holder["c"] = connect
+    slack_signin = SlackSignIn(
+        client_id=settings.slack_client_id,
+        client_secret=settings.slack_client_secret.reveal(),
+        redirect_uri=settings.slack_oidc_redirect_uri,
+        authorize_url=settings.slack_oidc_authorize_url,
+        api_url=settings.slack_api_url,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -84,6 +102,7 @@ def build_services(
         connect=connect,
         search=SearchService(xero, tokens, connect, now=now),
         edit=EditService(db, xero, tokens, connect, now=now),
+        signin=SignInService(db, slack_signin, connect, now=now),
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
         now=now,
     )

@@ -58,10 +58,12 @@ class NotEditable(ServiceError):
 
 
 class ConsentFailed(ServiceError):
-    """The browser came back from Xero without a usable consent.
+    """The browser came back from Slack or Xero without a usable consent.
 
-    ``reason``: ``cancelled`` (user pressed Deny), ``expired``, ``used``, ``invalid`` (unknown or
-    tampered state), ``xero_error`` (code exchange failed).
+    ``reason``: ``cancelled`` (user pressed Deny at Xero), ``expired``, ``used``, ``invalid``
+    (unknown or tampered state), ``xero_error`` (code exchange failed); from Sign in with Slack:
+    ``other_user`` (the link was made for someone else), ``other_browser`` (a URL from the
+    middle of the flow opened in another browser), ``slack_cancelled``, ``slack_error``.
     """
 
     def __init__(self, reason: str, message: str) -> None:

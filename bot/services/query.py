@@ -44,18 +44,18 @@ _STATUSES: dict[str, bool | None] = {"unreconciled": False, "reconciled": True, 
 
 SYNTAX_HELP = """\
 *Search syntax* — combine any of these, in any order:
-• `zephyr coffee` — words that must all appear in the contact, reference or a line description; \
+• `anchor milk` — words that must all appear in the contact, reference or a line description; \
 `"two words"` in quotes stay together
 • `from:2024-01-01`  `to:2024-03-31` — dates, both inclusive; or relative: `from:30d` (days), \
 `from:2w` (weeks), `from:3m` (calendar months). Without dates: the last 90 days
-• `contact:"Acme Ltd"` — the contact name contains this
-• `ref:INV-0042` — the reference contains this
+• `contact:"Zephyr Plumbing"` — the contact name contains this
+• `ref:INV-1` — the reference contains this
 • `account:"Business Bank"` — bank account, by name or code
 • `type:spend` or `type:receive` — default: every type
 • `status:unreconciled`, `status:reconciled` or `status:any` (default)
 • `min:100`  `max:250.50` — amount without its sign: `min:100` finds spends and receipts of 100 or more
-• `org:"Demo Company"` — which connected organisation (default: your default one)
-Example: `/recon search zephyr from:30d status:unreconciled`"""
+• `org:"Kestrel Design"` — which connected organisation (default: your default one)
+Example: `/recon search zephyr from:180d`"""
 
 
 class QueryError(ValueError):
@@ -232,14 +232,14 @@ def parse_query(text: str, *, today: date) -> SearchQuery:
 _EXAMPLES = {
     "from": "`from:2024-01-01` or `from:30d`",
     "to": "`to:2024-03-31` or `to:7d`",
-    "contact": '`contact:"Acme Ltd"`',
-    "ref": "`ref:INV-0042`",
+    "contact": '`contact:"Zephyr Plumbing"`',
+    "ref": "`ref:INV-1`",
     "account": '`account:"Business Bank"`',
     "type": "`type:spend` or `type:receive`",
     "status": "`status:unreconciled`",
     "min": "`min:100`",
     "max": "`max:250.50`",
-    "org": '`org:"Demo Company"`',
+    "org": '`org:"Kestrel Design"`',
 }
 
 

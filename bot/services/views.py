@@ -1,6 +1,6 @@
 """What the Slack layer may show of stored things: read-only views, without tokens.
 
-The Slack layer talks to services only (DESIGN §2); these are the types the services hand it,
+The Slack layer talks to services only (README, Architecture); these are the types the services hand it,
 named here so no listener or Block Kit builder needs to import ``storage``.
 """
 

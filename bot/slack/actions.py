@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt import App
 
 from bot.slack import blocks, editing, replies
+from bot.slack.facts import org_facts
 from bot.slack.handoff import Handoff
 from bot.slack.home import publish_home
 from bot.slack.refs import (
@@ -70,7 +71,8 @@ def on_page(services: Any, handoff: Handoff, *, ack: Any, body: dict[str, Any], 
 
     def job() -> None:
         result = services.search.page(team_id, user_id, cursor)
-        respond(replace_original=True, response_type="ephemeral", **blocks.search_message(result))
+        facts = org_facts(services, team_id, user_id, result.org.tenant_id)
+        respond(replace_original=True, response_type="ephemeral", **blocks.search_message(result, facts))
 
     handoff.now(
         job, on_error=lambda exc: _tell(respond, body, exc, changed_nothing=False), what="search paging"

@@ -1,6 +1,6 @@
 """The Bolt app factory. There is no module-level App: importing this module talks to nobody.
 
-Choices that matter (see the Slack fact sheet for the traps behind them):
+Choices that matter, each stepping round a trap in Bolt's defaults:
 
 * ``process_before_response=False`` and our own ``listener_executor``: listeners only ack and
   hand off, on a pool sized for acks; Xero work runs on ``services.executor``.

@@ -1,9 +1,11 @@
 """Every message, modal and Home tab the bot shows, as pure functions of domain objects.
 
 No I/O and no Slack client here: a builder takes what the services returned and gives back
-Block Kit dicts (see :mod:`bot.slack.kit`). Every value that came from Xero or a user passes
-through :func:`bot.slack.text.safe` (mrkdwn) or :func:`bot.slack.text.plain` (plain_text) so a
-contact named ``<!channel>`` or ``*bold*`` shows as text and pings nobody.
+Block Kit dicts (see :mod:`bot.slack.kit`). Text that came from Xero or a user is shown in
+``plain_text`` objects (:func:`bot.slack.text.plain`) wherever Block Kit allows, so a contact
+named ``<!channel>`` or ``*Star* Print Shop`` shows exactly as Xero has it and pings nobody;
+where a sentence also needs a mention or a link it is mrkdwn and the value goes through
+:func:`bot.slack.text.safe` (Slack's ``& < >`` escaping, nothing more).
 
 Messages stay within 50 blocks and views within 100 (the builders cap list lengths and say
 "and N more" rather than letting Slack reject the payload).
@@ -12,15 +14,17 @@ Messages stay within 50 blocks and views within 100 (the builders cap list lengt
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 from bot.services.edit import MAX_NOTE, MAX_REFERENCE, MAX_URL
 from bot.services.query import SYNTAX_HELP
 from bot.services.search import MAX_SCAN_PAGES, SCAN_PAGE_SIZE
 from bot.slack import kit
 from bot.slack import text as tx
-from bot.slack.kit import Block, Message
+from bot.slack.kit import Block, Message, TextPart
 from bot.slack.refs import (
     ACTION_CONNECT_LINK,
     ACTION_DISCONNECT,
@@ -36,9 +40,12 @@ from bot.slack.refs import (
     EditRef,
 )
 
-XERO_TXN_URL = "https://go.xero.com/Bank/ViewTransaction.aspx"
+XERO_HOST = "https://go.xero.com"
+XERO_TXN_PATH = "/Bank/ViewTransaction.aspx"
+XERO_LOGIN_PATH = "/organisationlogin/default.aspx"
 MAX_ORGS_LISTED = 30
 MAX_DEFAULT_BUTTONS = 20
+MAX_DIGESTS_LISTED = 8
 GRANT_NEEDS_RECONNECT = "needs_reconnect"
 TENANT_GONE = "gone"
 
@@ -86,16 +93,42 @@ class Org(Protocol):
     grant_status: str
 
 
+@dataclass(frozen=True)
+class OrgFacts:
+    """What links and times need to know of an organisation: its Xero ShortCode and IANA zone.
+
+    Both may be unknown (Xero not reachable the first time): links then open Xero without
+    choosing the organisation, and times are shown in UTC, saying so.
+    """
+
+    short_code: str | None = None
+    zone: str | None = None
+
+
+NO_FACTS = OrgFacts()
+
+
 # ------------------------------------------------------------------ shared pieces
-def xero_link(txn: Txn) -> str:
-    """Deep link to the transaction in Xero (ids are GUIDs; ``&`` escaped for mrkdwn)."""
-    url = f"{XERO_TXN_URL}?bankTransactionID={txn.bank_transaction_id}"
+def xero_link(txn: Txn, short_code: str | None = None) -> str:
+    """Xero's deep link to the transaction, landing in the right organisation.
+
+    With the organisation's ShortCode this is Xero's documented form
+    ``/organisationlogin/default.aspx?shortcode=…&redirecturl=/Bank/ViewTransaction.aspx?…``,
+    the inner address URL-encoded so its own ``?`` and ``&`` stay inside ``redirecturl``. Without
+    one it falls back to the plain transaction page (Xero opens the last organisation used).
+    """
+    query = {"bankTransactionID": txn.bank_transaction_id}
     if txn.bank_account.account_id:
-        url += f"&accountID={txn.bank_account.account_id}"
-    return url
+        query["accountID"] = txn.bank_account.account_id
+    target = f"{XERO_TXN_PATH}?{urlencode(query)}"
+    if not short_code:
+        return XERO_HOST + target
+    login = urlencode({"shortcode": short_code, "redirecturl": target}, safe="!")
+    return f"{XERO_HOST}{XERO_LOGIN_PATH}?{login}"
 
 
 def _link(url: str, label: str) -> str:
+    """An mrkdwn link; ``label`` is our own words."""
     return f"<{tx.escape(url)}|{label}>"
 
 
@@ -105,26 +138,51 @@ def amount(txn: Txn) -> str:
 
 def _account_name(txn: Txn) -> str:
     acc = txn.bank_account
-    return tx.safe(acc.name or acc.code, 60, empty="(no bank account)")
+    return tx.plain(acc.name or acc.code, 60, empty="(no bank account)")
 
 
-def txn_line(txn: Txn) -> str:
-    """``*12 Nov 2026* · Zephyr Plumbing · *−1,234.56 NZD*`` — the row's first line."""
-    contact = tx.safe(txn.contact.name if txn.contact else None, 80, empty="(no contact)")
-    return f"*{tx.day(txn.date)}* · {contact} · *{amount(txn)}*"
+def txn_headline(txn: Txn) -> str:
+    """``12 Nov 2026 · Zephyr Plumbing Ltd · −1,234.56 NZD`` — plain text, the row's first line."""
+    contact = tx.plain(txn.contact.name if txn.contact else None, 80, empty="(no contact)")
+    return f"{tx.day(txn.date)} · {contact} · {amount(txn)}"
 
 
-def txn_details(txn: Txn, *, with_link: bool = True) -> str:
-    """``ZP-4471 · Business Bank · not reconciled · Open in Xero`` — the row's second line."""
-    parts = [tx.safe(txn.reference, 80, empty="(no reference)"), _account_name(txn)]
+def txn_facts(txn: Txn, reference: str | None = None) -> str:
+    """``ZP-4471 · Business Bank Account · not reconciled`` — plain text, the row's second line."""
+    shown = txn.reference if reference is None else reference
+    parts = [tx.plain(shown, 80, empty="(no reference)"), _account_name(txn)]
     parts.append("✓ reconciled" if txn.is_reconciled else "not reconciled")
     if txn.type not in ("SPEND", "RECEIVE"):
-        parts.append(tx.safe(txn.type.lower().replace("-", " "), 40))
+        parts.append(txn.type.lower().replace("-", " ")[:40])
     if txn.status != "AUTHORISED":
-        parts.append(tx.safe(txn.status.lower(), 20))
-    if with_link:
-        parts.append(_link(xero_link(txn), "Open in Xero"))
+        parts.append(txn.status.lower()[:20])
     return " · ".join(parts)
+
+
+def txn_row(
+    txn: Txn,
+    tenant_id: str,
+    *,
+    short_code: str | None = None,
+    cursor: str | None = None,
+    reference: str | None = None,
+    notes: Sequence[TextPart] = (),
+) -> list[Block]:
+    """One transaction as two blocks: its headline with Edit (where Xero allows editing), then
+    its reference, account and state with "Open in Xero" — used by search results and digests.
+
+    ``reference`` overrides the transaction's (a digest row fixed after it was posted);
+    ``notes`` are extra context parts (e.g. "✓ by @bob 14:02").
+    """
+    accessory = edit_button(tenant_id, txn.bank_transaction_id, cursor) if txn.is_editable else None
+    return [
+        kit.section(kit.plain(txn_headline(txn)), accessory=accessory),
+        kit.context(
+            kit.plain(txn_facts(txn, reference)),
+            _link(xero_link(txn, short_code), "Open in Xero"),
+            *notes,
+        ),
+    ]
 
 
 def edit_button(tenant_id: str, txn_id: str, cursor: str | None = None) -> dict[str, Any]:
@@ -137,6 +195,14 @@ def connect_button(consent_url: str, *, reconnect: bool = False) -> dict[str, An
     return kit.button(label, ACTION_CONNECT_LINK, url=consent_url, style="primary")
 
 
+def names_list(names: Sequence[str], limit: int = 10, *, width: int = 60) -> str:
+    """``A, B and 3 more`` — plain text."""
+    shown = [tx.plain(n, width) for n in names[:limit]]
+    if len(names) > limit:
+        shown.append(f"{len(names) - limit} more")
+    return tx.human_list(shown)
+
+
 SCAN_LIMIT = MAX_SCAN_PAGES * SCAN_PAGE_SIZE  # rows a text search reads at most
 
 
@@ -147,9 +213,9 @@ HELP_COMMANDS = """\
 • `/recon orgs` — your connected organisations and which one is the default
 • `/recon use &lt;organisation&gt;` — make another organisation your default
 • `/recon search &lt;query&gt;` — find bank transactions (syntax below)
-• `/recon edit &lt;BankTransactionID&gt;` — fix a transaction's reference and source link
-• `/recon digest on [#channel] [HH:MM] [Area/City]` · `off` · `now` · `status` — a daily list \
-of what is still unreconciled
+• `/recon edit &lt;BankTransactionID&gt; [org:"name"]` — fix a transaction's reference and source link
+• `/recon digest on [#channel] [HH:MM] [Area/City] [quiet] [org:"name"]` · `off` · `now` · `status` \
+— a daily list of what is still unreconciled; `quiet` skips days with nothing waiting
 • `/recon disconnect [organisation]` — remove one organisation, or your whole Xero connection"""
 
 
@@ -160,7 +226,7 @@ def help_message(unknown: str | None = None) -> Message:
     blocks += [kit.section(HELP_COMMANDS), kit.divider(), kit.section(SYNTAX_HELP)]
     fallback = "Recon commands: connect, orgs, use, search, edit, digest, disconnect"
     if unknown is not None:
-        fallback = f"I don't know “{tx.plain(unknown, 60)}”. " + fallback
+        fallback = f"I don't know “{tx.safe(unknown, 60)}”. " + fallback
     return kit.message(fallback, blocks)
 
 
@@ -170,7 +236,10 @@ def usage_message(usage: str, why: str) -> Message:
 
 # ------------------------------------------------------------------ connecting
 def consent_message(consent_url: str, *, reconnect: bool = False, reason: str | None = None) -> Message:
-    """The answer to anything that needs Xero from someone without a usable connection."""
+    """The answer to anything that needs Xero from someone without a usable connection.
+
+    ``reason`` is plain text (it may name organisations).
+    """
     if reconnect:
         lead = reason or "Your Xero connection has expired or was revoked."
         body = f"{lead} Reconnect with your Xero login to carry on — nothing else is lost."
@@ -178,9 +247,9 @@ def consent_message(consent_url: str, *, reconnect: bool = False, reason: str | 
         lead = reason or "You haven't connected Recon to Xero yet."
         body = f"{lead} Connect with your own Xero login; you choose which organisations Recon may use."
     return kit.message(
-        body,
+        tx.escape(body),
         [
-            kit.section(body),
+            kit.section(kit.plain(body)),
             kit.actions(connect_button(consent_url, reconnect=reconnect)),
             kit.context("The link is yours alone and works once, within 10 minutes."),
         ],
@@ -199,12 +268,12 @@ def org_rows(orgs: Sequence[Org]) -> list[Block]:
     """One section per organisation: status, the default marked, "Make default" on the others."""
     blocks: list[Block] = []
     for org in orgs[:MAX_ORGS_LISTED]:
-        line = f"*{tx.safe(org.tenant_name, 100)}* · {_org_status(org)}"
+        line = f"{tx.plain(org.tenant_name, 100)} · {_org_status(org)}"
         if org.is_default:
-            blocks.append(kit.section(line + " · *default*"))
+            blocks.append(kit.section(kit.plain(line + " · default")))
         else:
             make_default = kit.button("Make default", ACTION_MAKE_DEFAULT, value=org.tenant_id)
-            blocks.append(kit.section(line, accessory=make_default))
+            blocks.append(kit.section(kit.plain(line), accessory=make_default))
     if len(orgs) > MAX_ORGS_LISTED:
         blocks.append(kit.context(f"…and {len(orgs) - MAX_ORGS_LISTED} more."))
     return blocks
@@ -213,34 +282,33 @@ def org_rows(orgs: Sequence[Org]) -> list[Block]:
 def orgs_message(orgs: Sequence[Org], consent_url: str | None = None) -> Message:
     """``/recon orgs``: every connected organisation, the default marked, a button for the others."""
     blocks: list[Block] = [kit.section("*Your Xero organisations*"), *org_rows(orgs)]
-    hint = 'Searches and digests use the default unless you add `org:"name"` to a search.'
+    hint = 'Searches and digests use the default unless you add `org:"name"`.'
     blocks.append(kit.context(hint))
     if consent_url:
         blocks.append(
             kit.actions(kit.button("Connect another organisation", ACTION_CONNECT_LINK, url=consent_url))
         )
-    names = ", ".join(tx.plain(o.tenant_name, 60) for o in orgs[:10])
+    names = ", ".join(tx.safe(o.tenant_name, 60) for o in orgs[:10])
     return kit.message(f"Your Xero organisations: {names}", blocks)
 
 
 def default_set_message(org: Org) -> Message:
-    name = tx.safe(org.tenant_name, 100)
-    text = f"✓ *{name}* is now your default organisation."
-    fallback = f"{tx.plain(org.tenant_name, 100)} is now your default organisation."
-    return kit.message(fallback, [kit.section(text)])
+    text = f"✓ {tx.plain(org.tenant_name, 100)} is now your default organisation."
+    fallback = f"{tx.safe(org.tenant_name, 100)} is now your default organisation."
+    return kit.message(fallback, [kit.section(kit.plain(text))])
 
 
 def consent_success_dm(orgs: Sequence[Org], added: Sequence[Org] = ()) -> Message:
     """The DM after a successful consent: which organisations, and a way to pick the default."""
     shown = list(added) or list(orgs)
-    names = tx.human_list([f"*{tx.safe(o.tenant_name, 100)}*" for o in shown[:MAX_ORGS_LISTED]])
-    if len(shown) > MAX_ORGS_LISTED:
-        names += f" and {len(shown) - MAX_ORGS_LISTED} more"
-    blocks: list[Block] = [kit.section(f"✅ Recon is connected to Xero: {names}.")]
+    names = names_list([o.tenant_name for o in shown], MAX_ORGS_LISTED, width=100)
+    blocks: list[Block] = [kit.section(kit.plain(f"✅ Recon is connected to Xero: {names}."))]
     default = next((o for o in orgs if o.is_default), None)
     others = [o for o in orgs if not o.is_default]
     if default is not None and others:
-        blocks.append(kit.section(f"Your default organisation is *{tx.safe(default.tenant_name, 100)}*."))
+        blocks.append(
+            kit.section(kit.plain(f"Your default organisation is {tx.plain(default.tenant_name, 100)}."))
+        )
         buttons = [
             kit.button(
                 f"Make {tx.plain(o.tenant_name, 50)} default",
@@ -250,8 +318,8 @@ def consent_success_dm(orgs: Sequence[Org], added: Sequence[Org] = ()) -> Messag
             for n, o in enumerate(others[:MAX_DEFAULT_BUTTONS])
         ]
         blocks.append(kit.actions(*buttons, block_id=BLOCK_DM_DEFAULTS))
-    blocks.append(kit.context("Try `/recon search from:30d status:unreconciled` or `/recon help`."))
-    fallback = "Recon is connected to Xero: " + ", ".join(tx.plain(o.tenant_name, 60) for o in shown[:10])
+    blocks.append(kit.context(f"Try {tx.code(SEARCH_EXAMPLE)} or `/recon help`."))
+    fallback = "Recon is connected to Xero: " + ", ".join(tx.safe(o.tenant_name, 60) for o in shown[:10])
     return kit.message(fallback, blocks)
 
 
@@ -260,41 +328,68 @@ def reconnect_dm(consent_url: str) -> Message:
 
 
 # ------------------------------------------------------------------ disconnect
-def disconnect_confirm_message(target: str | None, names: Sequence[str]) -> Message:
-    """A button guarded by a Block Kit confirm dialog; nothing happens until it is pressed."""
+class _Digest(Protocol):
+    channel_id: str
+    tenant_name: str
+
+
+def _digest_places(digests: Sequence[_Digest]) -> str:
+    """``Harbour Coffee Roasters in <#C1> and Kestrel in <#C2>`` — mrkdwn (channel links)."""
+    shown = [f"{tx.safe(d.tenant_name, 60)} in <#{d.channel_id}>" for d in digests[:MAX_DIGESTS_LISTED]]
+    if len(digests) > MAX_DIGESTS_LISTED:
+        shown.append(f"{len(digests) - MAX_DIGESTS_LISTED} more")
+    return tx.human_list(shown)
+
+
+def disconnect_confirm_message(
+    target: str | None, names: Sequence[str], digests: Sequence[_Digest] = ()
+) -> Message:
+    """A button guarded by a Block Kit confirm dialog; nothing happens until it is pressed.
+
+    ``digests`` are the daily digests the disconnect would remove: they are named in the message
+    and in the dialog, so nobody loses a channel's digest without being told.
+    """
     if target is None:
-        what = "all your Xero organisations (" + tx.human_list([tx.safe(n, 60) for n in names[:10]]) + ")"
+        what = f"all your Xero organisations ({names_list(list(names))})"
         dialog = (
             "Recon will revoke its access at Xero and forget your tokens. "
-            "Searches, edits and your digests stop until you connect again."
+            "Searches and edits stop until you connect again."
         )
     else:
-        what = f"*{tx.safe(target, 100)}*"
+        what = tx.plain(target, 100)
         dialog = f"Recon will remove {tx.safe(target, 100)} and forget its tokens."
-    blocks = [
-        kit.section(f"Disconnect {what} from Recon?"),
+    blocks: list[Block] = [kit.section(kit.plain(f"Disconnect {what} from Recon?"))]
+    if digests:
+        places = _digest_places(digests)
+        if len(digests) == 1:
+            blocks.append(kit.section(f"⚠ This daily digest stops and is removed: {places}."))
+            dialog += f" Daily digest stops: {places}."
+        else:
+            blocks.append(kit.section(f"⚠ These daily digests stop and are removed: {places}."))
+            dialog += f" Daily digests stop: {places}."
+    blocks.append(
         kit.actions(
             kit.button(
                 "Disconnect",
                 ACTION_DISCONNECT,
                 value=DisconnectRef(target).encode(),
                 style="danger",
-                confirm=kit.confirm_dialog("Disconnect from Xero?", dialog, "Disconnect"),
+                confirm=kit.confirm_dialog("Disconnect from Xero?", tx.truncate(dialog, 300), "Disconnect"),
             ),
             kit.button("Keep it", ACTION_DISCONNECT_CANCEL),
-        ),
-    ]
-    return kit.message(f"Disconnect {tx.plain(target or 'everything', 100)} from Recon?", blocks)
+        )
+    )
+    return kit.message(f"Disconnect {tx.safe(target or 'everything', 100)} from Recon?", blocks)
 
 
 def disconnected_message(names: Sequence[str]) -> Message:
-    listed = tx.human_list([f"*{tx.safe(n, 100)}*" for n in names[:MAX_ORGS_LISTED]]) or "your Xero login"
+    listed = names_list(list(names), MAX_ORGS_LISTED, width=100) or "your Xero login"
     them = "them" if len(names) > 1 else "it"
     text = (
         f"Disconnected {listed}: Recon can no longer use {them} with your Xero login, and any "
-        f"digests you set up for {them} were removed. Connect again any time with `/recon connect`."
+        f"digests you set up for {them} were removed. Connect again any time with /recon connect."
     )
-    return kit.message(f"Disconnected {len(names)} organisation(s).", [kit.section(text)])
+    return kit.message(f"Disconnected {len(names)} organisation(s).", [kit.section(kit.plain(text))])
 
 
 def note_message(text_mrkdwn: str, fallback: str | None = None) -> Message:
@@ -303,22 +398,31 @@ def note_message(text_mrkdwn: str, fallback: str | None = None) -> Message:
 
 
 # ------------------------------------------------------------------ search
+SEARCH_EXAMPLE = "/recon search from:30d status:unreconciled"
+
+
 def searching_message(org_label: str | None) -> Message:
     """The immediate ack of a search; the result replaces it."""
     if org_label is None:
         return kit.message(
             "Checking your Xero connection…", [kit.context("⏳ Checking your Xero connection…")]
         )
-    label = tx.safe(org_label, 100)
-    return kit.message(f"Searching {tx.plain(org_label, 100)}…", [kit.context(f"⏳ Searching {label}…")])
+    label = tx.plain(org_label, 100)
+    return kit.message(
+        f"Searching {tx.safe(org_label, 100)}…", [kit.context(kit.plain(f"⏳ Searching {label}…"))]
+    )
 
 
-def search_message(result: Any) -> Message:
-    """A page of results: header, ≤ 10 rows with Edit where Xero allows, Prev / Next with the page."""
+def search_message(result: Any, facts: OrgFacts = NO_FACTS) -> Message:
+    """A page of results: header, ≤ 10 rows with Edit where Xero allows, Prev / Next with the page.
+
+    ``facts`` are the organisation's, read once per result (not per row): its ShortCode makes
+    every "Open in Xero" land in this organisation.
+    """
     org_name = result.org.tenant_name
     query = result.query.display
     rows: Sequence[Txn] = result.rows
-    header = f"*Search results — {tx.safe(org_name, 100)}* · {tx.code(query or '(last 90 days)', 150)}"
+    header = f"Search results — {tx.plain(org_name, 100)} · {tx.plain(query or '(last 90 days)', 150)}"
     if not rows:
         return _no_results(result, header)
     first = (result.page - 1) * 10 + 1
@@ -326,14 +430,9 @@ def search_message(result: Any) -> Message:
         count = f"{tx.plural(len(rows), 'transaction')} found"
     else:
         count = f"showing {first:,}–{first + len(rows) - 1:,}"
-    blocks: list[Block] = [kit.section(f"{header} · {count}"), kit.divider()]
+    blocks: list[Block] = [kit.section(kit.plain(f"{header} · {count}")), kit.divider()]
     for txn in rows:
-        accessory = (
-            edit_button(result.org.tenant_id, txn.bank_transaction_id, result.this_cursor)
-            if txn.is_editable
-            else None
-        )
-        blocks.append(kit.section(f"{txn_line(txn)}\n{txn_details(txn)}", accessory=accessory))
+        blocks += txn_row(txn, result.org.tenant_id, short_code=facts.short_code, cursor=result.this_cursor)
     blocks.append(kit.divider())
     nav = []
     if result.has_prev and result.prev_cursor:
@@ -350,7 +449,7 @@ def search_message(result: Any) -> Message:
     if not any(t.is_editable for t in rows):
         footer.append("only spend and receive money that is not voided can be edited")
     blocks.append(kit.context(" · ".join(footer)))
-    fallback = f"{len(rows)} transactions from {tx.plain(org_name, 100)} (page {result.page})"
+    fallback = f"{len(rows)} transactions from {tx.safe(org_name, 100)} (page {result.page})"
     return kit.message(fallback, blocks)
 
 
@@ -362,10 +461,10 @@ def _no_results(result: Any, header: str) -> Message:
             "No transactions match. Try fewer words, a wider window such as `from:365d`, "
             "`status:any`, or drop `type:`/`account:` filters. Without dates Recon looks at the last 90 days."
         )
-    blocks = [kit.section(header), kit.section(body)]
+    blocks = [kit.section(kit.plain(header)), kit.section(body)]
     if result.has_prev and result.prev_cursor:
         blocks.append(kit.actions(kit.button("‹ Prev", ACTION_PAGE + "_prev", value=result.prev_cursor)))
-    return kit.message(f"No transactions found in {tx.plain(result.org.tenant_name, 100)}.", blocks)
+    return kit.message(f"No transactions found in {tx.safe(result.org.tenant_name, 100)}.", blocks)
 
 
 def query_error_message(message_mrkdwn: str) -> Message:
@@ -411,25 +510,56 @@ def message_view(text_mrkdwn: str, meta: EditMeta | None = None, *, title_icon: 
     return _modal([kit.section(f"{title_icon} {text_mrkdwn}")], meta)
 
 
-def consent_view(consent_url: str, *, reconnect: bool, reason: str | None = None) -> dict[str, Any]:
+def consent_view(
+    consent_url: str, *, reconnect: bool, reason: str | None = None, meta: EditMeta | None = None
+) -> dict[str, Any]:
+    """The Connect button inside the edit modal.
+
+    With ``meta`` (which transaction the modal is for) the modal fills itself once the user has
+    connected, and offers a button to look again in case that update could not reach it.
+    """
     msg = consent_message(consent_url, reconnect=reconnect, reason=reason)
-    return _modal(msg["blocks"], None)
+    blocks = list(msg["blocks"])
+    if meta is not None:
+        blocks.append(kit.context("Once you've connected, this window shows the transaction by itself."))
+        blocks.append(kit.actions(kit.button("I've connected — show the transaction", ACTION_EDIT_RELOAD)))
+    return _modal(blocks, meta)
 
 
-def _txn_summary(txn: Txn, org: Org) -> list[Block]:
+def _txn_summary(txn: Txn, org: Org, facts: OrgFacts) -> list[Block]:
     return [
-        kit.section(f"{txn_line(txn)}\n{txn_details(txn)}"),
+        kit.section(kit.plain(txn_headline(txn))),
+        kit.context(kit.plain(txn_facts(txn)), _link(xero_link(txn, facts.short_code), "Open in Xero")),
         kit.context(
-            f"Organisation: *{tx.safe(org.tenant_name, 100)}* · "
-            f"last changed in Xero {tx.moment(txn.updated_date_utc)} · "
-            f"ID {tx.code(txn.bank_transaction_id, 40)}"
+            kit.plain(
+                f"Organisation: {tx.plain(org.tenant_name, 100)} · "
+                f"last changed in Xero {tx.moment(txn.updated_date_utc, facts.zone)} · "
+                f"ID {txn.bank_transaction_id}"
+            )
         ),
     ]
 
 
-def edit_view(txn: Txn, org: Org, meta: EditMeta) -> dict[str, Any]:
-    """The form: Reference (prefilled), Source link, Note; metadata says what was seen and from where."""
-    blocks = _txn_summary(txn, org) + [
+def _typed_line(typed: dict[str, str | None]) -> str:
+    parts = [f"Reference {_shown(typed.get('reference'))}", f"Source link {_shown(typed.get('url'))}"]
+    if typed.get("note"):
+        parts.append(f"Note {_shown(typed.get('note'))}")
+    return " · ".join(parts)
+
+
+def edit_view(txn: Txn, org: Org, meta: EditMeta, facts: OrgFacts = NO_FACTS) -> dict[str, Any]:
+    """The form: Reference (prefilled), Source link, Note; metadata says what was seen and from where.
+
+    After a conflict (``meta.typed``) the fields hold Xero's current values and what the user had
+    typed is shown above them, so nothing they typed is lost.
+    """
+    blocks = _txn_summary(txn, org, facts)
+    if meta.typed:
+        blocks += [
+            kit.section(kit.plain(f"Your edit, not saved: {_typed_line(meta.typed)}", 2900)),
+            kit.context("The fields below hold Xero's current values — copy in what you still need."),
+        ]
+    blocks += [
         kit.text_input(
             BLOCK_REFERENCE,
             "Reference",
@@ -453,15 +583,16 @@ def edit_view(txn: Txn, org: Org, meta: EditMeta) -> dict[str, Any]:
             hint="Added to the transaction's History in Xero with your name.",
         ),
     ]
-    return _modal(blocks, meta.with_updated(txn.updated_date_utc), submit="Save", close="Cancel")
+    form_meta = meta.with_typed(None).with_updated(txn.updated_date_utc)
+    return _modal(blocks, form_meta, submit="Save", close="Cancel")
 
 
 def saving_view(meta: EditMeta) -> dict[str, Any]:
     return _modal([kit.section("⏳ Saving to Xero…")], meta)
 
 
-def _shown(value: str | None) -> str:
-    return tx.safe(value, 200, empty="_(empty)_")
+def _shown(value: str | None, limit: int = 200) -> str:
+    return tx.plain(value, limit, empty="(empty)")
 
 
 def _change_rows(before: Txn | None, after: Txn | None) -> list[str]:
@@ -470,22 +601,31 @@ def _change_rows(before: Txn | None, after: Txn | None) -> list[str]:
         old = getattr(before, attr, None) if before else None
         new = getattr(after, attr, None) if after else None
         if (old or "") != (new or ""):
-            rows.append(f"*{label}:* {_shown(old)} → {_shown(new)}")
+            rows.append(f"{label}: {_shown(old)} → {_shown(new)}")
         else:
-            rows.append(f"*{label}:* {_shown(new)} (unchanged)")
+            rows.append(f"{label}: {_shown(new)} (unchanged)")
     return rows
 
 
-def saved_view(outcome: Any, org: Org | None, meta: EditMeta) -> dict[str, Any]:
-    """Before → after for each field, plus the service's own words (e.g. the history note failed)."""
-    where = f" in *{tx.safe(org.tenant_name, 100)}*" if org else ""
-    lines = [f"✅ Saved{where}.", *_change_rows(outcome.before, outcome.after)]
-    if outcome.message:
-        lines.append(tx.escape(outcome.message))
-    blocks = [kit.section("\n".join(lines))]
+def saved_view(
+    outcome: Any, org: Org | None, meta: EditMeta, facts: OrgFacts = NO_FACTS, warnings: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Before → after for each field, plus what did not go well after Xero took the change.
+
+    ``outcome.message`` and ``warnings`` are our own sentences (mrkdwn-safe once escaped).
+    """
+    where = f" in {tx.plain(org.tenant_name, 100)}" if org else ""
+    blocks: list[Block] = [
+        kit.section(kit.plain("\n".join([f"✅ Saved{where}.", *_change_rows(outcome.before, outcome.after)])))
+    ]
+    notes = [tx.escape(outcome.message)] if outcome.message else []
+    notes += [f"⚠ {tx.escape(w)}" for w in warnings]
+    if notes:
+        blocks.append(kit.section("\n".join(notes)))
     if outcome.after is not None:
-        blocks.append(kit.context(_link(xero_link(outcome.after), "Open in Xero")))
-    return _modal(blocks, meta.with_updated(getattr(outcome.after, "updated_date_utc", None)), close="Done")
+        blocks.append(kit.context(_link(xero_link(outcome.after, facts.short_code), "Open in Xero")))
+    updated = getattr(outcome.after, "updated_date_utc", None)
+    return _modal(blocks, meta.with_updated(updated).with_typed(None), close="Done")
 
 
 def unchanged_view(outcome: Any, meta: EditMeta) -> dict[str, Any]:
@@ -493,29 +633,33 @@ def unchanged_view(outcome: Any, meta: EditMeta) -> dict[str, Any]:
     return _modal([kit.section(f"ℹ {text}")], meta, close="Done")
 
 
-def conflict_view(outcome: Any, typed: dict[str, str | None], meta: EditMeta) -> dict[str, Any]:
-    """Both versions side by side, nothing changed, and a way to start again from Xero's values."""
+def conflict_view(
+    outcome: Any, typed: dict[str, str | None], meta: EditMeta, facts: OrgFacts = NO_FACTS
+) -> dict[str, Any]:
+    """Both versions side by side, nothing changed, and a way to start again from Xero's values
+    that keeps what the user typed (it travels in the metadata to the reopened form)."""
     now = outcome.after
-    lines = ["⚠ *This transaction changed in Xero after you opened it, so nothing was changed.*", ""]
+    lines = []
     if outcome.before is not None:
-        lines.append("*When you opened it:* " + _versions(outcome.before))
-    lines += [
-        "*Your edit:* "
-        + f"Reference {_shown(typed.get('reference'))} · Source link {_shown(typed.get('url'))}",
-        "*Now in Xero:* " + _versions(now),
+        lines.append("When you opened it: " + _versions(outcome.before))
+    lines += [f"Your edit: {_typed_line(typed)}", "Now in Xero: " + _versions(now)]
+    blocks: list[Block] = [
+        kit.section("⚠ *This transaction changed in Xero after you opened it, so nothing was changed.*"),
+        kit.section(kit.plain("\n".join(lines), 2900)),
     ]
     if now is not None:
-        lines.append(f"_Changed in Xero at {tx.moment(now.updated_date_utc)}._")
-    blocks = [
-        kit.section("\n".join(lines)),
-        kit.actions(kit.button("Reopen with Xero's current values", ACTION_EDIT_RELOAD, style="primary")),
-    ]
-    return _modal(blocks, meta, close="Close")
+        blocks.append(
+            kit.context(kit.plain(f"Changed in Xero at {tx.moment(now.updated_date_utc, facts.zone)}."))
+        )
+    blocks.append(
+        kit.actions(kit.button("Reopen with Xero's current values", ACTION_EDIT_RELOAD, style="primary"))
+    )
+    return _modal(blocks, meta.with_typed(typed), close="Close")
 
 
 def _versions(txn: Txn | None) -> str:
     if txn is None:
-        return "_(not available)_"
+        return "(not available)"
     return f"Reference {_shown(txn.reference)} · Source link {_shown(txn.url)}"
 
 
@@ -524,12 +668,13 @@ def failed_view(text_mrkdwn: str, meta: EditMeta) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ App Home
-HOME_HOWTO = """\
+HOME_HOWTO = f"""\
 *How to use Recon*
-• `/recon search zephyr from:30d` — find transactions; `/recon help` shows the whole syntax
+• `{SEARCH_EXAMPLE}` — what is still waiting in your default organisation; `/recon help` shows \
+the whole syntax
 • Press *Edit* on a result to fix its reference or source link; Recon checks that nobody \
 changed it in Xero meanwhile
-• `/recon digest on #bookkeeping 08:30` — a daily list of unreconciled items in a channel"""
+• `/recon digest on 08:30` in a channel — a daily list of unreconciled items there"""
 
 
 HOME_NOT_CONNECTED = (
@@ -569,6 +714,19 @@ def home_view(
         blocks.extend(digest[:60])
     blocks += [kit.divider(), kit.section(HOME_HOWTO)]
     return {"type": "home", "blocks": blocks[: kit.VIEW_BLOCKS]}
+
+
+def home_trouble_view(text_mrkdwn: str) -> dict[str, Any]:
+    """The Home tab when it could not be built: what happened and what to do, instead of nothing."""
+    return {
+        "type": "home",
+        "blocks": [
+            kit.header("Recon for Xero"),
+            kit.section(f"⚠ {text_mrkdwn}"),
+            kit.divider(),
+            kit.section(HOME_HOWTO),
+        ],
+    }
 
 
 def slack_home_link(team_id: str, app_id: str | None) -> str:

@@ -4,6 +4,10 @@ Each subcommand is a small function of a :class:`Command` so it can be unit-test
 mocks. What may happen before the ack: pure work (help, parsing) and database *reads* (which
 organisation to name in "Searching …"). Writes (a consent state) and Slack calls happen right
 after ``ack()`` on the listener thread; Xero calls go to the services' executor.
+
+Every failure answers the user (:func:`run_guarded`): before the ack, in the ack itself; after
+it, through the response_url — never as an exception left for Bolt to log while Slack shows
+"dispatch_failed".
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.services.errors import OrgAmbiguous, OrgNotFound
 from bot.services.query import QueryError, parse_query
 from bot.slack import blocks, editing, replies
-from bot.slack import text as tx
+from bot.slack.args import ArgError, take_org
+from bot.slack.args import unescape as unescape
+from bot.slack.facts import org_facts
 from bot.slack.handoff import Handoff
 from bot.slack.refs import COMMAND, is_guid
 
@@ -62,11 +69,6 @@ class Command:
         self.reply(message)
 
 
-def unescape(text: str) -> str:
-    """Slack sends ``& < >`` in command text as entities; names must be matched as typed."""
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
 # ------------------------------------------------------------------ subcommands
 def cmd_help(cmd: Command, _args: str) -> None:
     cmd.ack(response_type="ephemeral", **blocks.help_message())
@@ -79,7 +81,7 @@ def cmd_connect(cmd: Command, _args: str) -> None:
         reconnect = any(o.grant_status == blocks.GRANT_NEEDS_RECONNECT for o in orgs)
         reason = None
         if orgs and not reconnect:
-            names = tx.human_list([f"*{tx.safe(o.tenant_name, 60)}*" for o in orgs[:10]])
+            names = blocks.names_list([o.tenant_name for o in orgs])
             reason = f"You're connected to {names}. To add organisations, connect again and tick them."
         return blocks.consent_message(url, reconnect=reconnect, reason=reason)
 
@@ -118,11 +120,18 @@ def cmd_search(cmd: Command, args: str) -> None:
     except QueryError as exc:
         cmd.ack(response_type="ephemeral", **blocks.query_error_message(exc.message))
         return
-    label = _org_label(cmd, query.org)
+    try:
+        label = _org_label(cmd, query.org)
+    except Exception as exc:  # noqa: BLE001 - no such organisation, or the database: say so in the ack
+        cmd.ack(
+            response_type="ephemeral", **replies.error_message(exc, changed_nothing=False, where="search")
+        )
+        return
 
     def job() -> None:
         result = cmd.services.search.search(cmd.team_id, cmd.user_id, args)
-        cmd.respond(replace_original=True, response_type="ephemeral", **blocks.search_message(result))
+        facts = org_facts(cmd.services, cmd.team_id, cmd.user_id, result.org.tenant_id)
+        cmd.respond(replace_original=True, response_type="ephemeral", **blocks.search_message(result, facts))
 
     def on_error(exc: BaseException) -> None:
         message = replies.error_message(exc, changed_nothing=False, where="search")
@@ -134,14 +143,23 @@ def cmd_search(cmd: Command, args: str) -> None:
 
 
 def _org_label(cmd: Command, org_name: str | None) -> str | None:
-    """The organisation to name in "Searching …" (a read only; the service decides for real).
+    """The organisation to name in "Searching …" (reads only; the service decides for real).
 
     None when the user has no organisation at all: the search will answer with the consent button.
+    An ``org:`` that names none (or several) of the user's organisations raises
+    :class:`OrgNotFound` / :class:`OrgAmbiguous` here, so nobody sees "Searching acme…" for an
+    organisation Recon doesn't know.
     """
     connect = cmd.services.connect
     if org_name:
-        found = connect.find_orgs(cmd.team_id, cmd.user_id, unescape(org_name))
-        return found[0].tenant_name if len(found) == 1 else unescape(org_name)
+        name = unescape(org_name)
+        tenants = connect.organisations(cmd.team_id, cmd.user_id)
+        if not tenants:
+            return None
+        found = connect.find_orgs(cmd.team_id, cmd.user_id, name)
+        if len(found) == 1:
+            return found[0].tenant_name
+        raise OrgAmbiguous(name, found) if found else OrgNotFound(name, tenants)
 
     def load() -> str | None:
         default = connect.default_org(cmd.team_id, cmd.user_id)
@@ -150,18 +168,30 @@ def _org_label(cmd: Command, org_name: str | None) -> str | None:
     return cmd.handoff.labels.get(cmd.team_id, cmd.user_id, load)
 
 
+EDIT_USAGE = (
+    '`/recon edit &lt;BankTransactionID&gt; [org:"name"]` (the GUID in the transaction\'s address '
+    "in Xero), or press *Edit* on a search result"
+)
+
+
 def cmd_edit(cmd: Command, args: str) -> None:
-    txn_id = args.strip()
+    """Open the modal for a BankTransactionID: in ``org:`` when given, else Recon looks in the
+    default organisation and then in each of the user's others."""
+    try:
+        rest, org_name = take_org(args)
+    except ArgError as exc:
+        cmd.ack(response_type="ephemeral", **blocks.usage_message(EDIT_USAGE, exc.message))
+        return
+    txn_id = rest.strip()
     if not is_guid(txn_id):
         why = "That doesn't look like a BankTransactionID." if txn_id else "Which transaction?"
-        usage = (
-            "`/recon edit &lt;BankTransactionID&gt;` (the GUID in the transaction's address in Xero), "
-            "or press *Edit* on a search result"
-        )
-        cmd.ack(response_type="ephemeral", **blocks.usage_message(usage, why))
+        cmd.ack(response_type="ephemeral", **blocks.usage_message(EDIT_USAGE, why))
         return
     cmd.ack()
     try:
+        tenant_id = None
+        if org_name:
+            tenant_id = cmd.services.connect.resolve_org(cmd.team_id, cmd.user_id, org_name).tenant_id
         editing.open_editor(
             cmd.services,
             cmd.handoff,
@@ -169,15 +199,16 @@ def cmd_edit(cmd: Command, args: str) -> None:
             team_id=cmd.team_id,
             user_id=cmd.user_id,
             trigger_id=cmd.trigger_id,
-            tenant_id=None,
+            tenant_id=tenant_id,
             txn_id=txn_id.lower(),
         )
-    except Exception as exc:  # noqa: BLE001 - e.g. trigger expired; the user is told
+    except Exception as exc:  # noqa: BLE001 - e.g. no such organisation, trigger expired; the user is told
         cmd.fail(exc)
 
 
 def cmd_disconnect(cmd: Command, args: str) -> None:
-    """Ask first: the confirm button (with a Block Kit confirm dialog) does the disconnecting."""
+    """Ask first: the confirm button (with a Block Kit confirm dialog) does the disconnecting.
+    Both the question and the dialog name the daily digests that would go with it."""
     name = unescape(args).strip().strip('"“”') or None
 
     def work() -> dict[str, Any]:
@@ -185,10 +216,8 @@ def cmd_disconnect(cmd: Command, args: str) -> None:
         orgs = connect.organisations(cmd.team_id, cmd.user_id)
         if not orgs and not connect.grants(cmd.team_id, cmd.user_id):
             return blocks.note_message("You have no Xero connection to remove.")
-        if name is None:
-            return blocks.disconnect_confirm_message(None, [o.tenant_name for o in orgs])
-        org = connect.resolve_org(cmd.team_id, cmd.user_id, name)
-        return blocks.disconnect_confirm_message(org.tenant_name, [org.tenant_name])
+        preview = connect.disconnect_preview(cmd.team_id, cmd.user_id, name)
+        return blocks.disconnect_confirm_message(preview.target, preview.names, preview.digests)
 
     cmd.quickly(work)
 
@@ -243,6 +272,33 @@ def handle_recon(cmd: Command, text: str) -> None:
     handler(cmd, rest.strip())
 
 
+def run_guarded(cmd: Command, text: str) -> None:
+    """:func:`handle_recon`, with any failure answered: in the ack if it has not gone yet
+    (so Slack shows our words, not "dispatch_failed"), else through the response_url."""
+    raw_ack = cmd.ack
+    acked = False
+
+    def ack(*args: Any, **kwargs: Any) -> Any:
+        nonlocal acked
+        acked = True
+        return raw_ack(*args, **kwargs)
+
+    cmd.ack = ack
+    try:
+        handle_recon(cmd, text)
+    except Exception as exc:  # noqa: BLE001 - replies.describe logs the unexpected with a reference
+        message = replies.error_message(exc, where="/recon")
+        if not acked:
+            raw_ack(response_type="ephemeral", **message)
+            return
+        try:
+            cmd.reply(message)
+        except Exception:
+            log.exception("/recon failed and the user could not be told")
+    finally:
+        cmd.ack = raw_ack
+
+
 def register(app: App, services: Any, handoff: Handoff) -> None:
     @app.command(COMMAND)
     def recon(ack, command, respond, client, context) -> None:
@@ -259,4 +315,4 @@ def register(app: App, services: Any, handoff: Handoff) -> None:
             context=context,
             raw=command,
         )
-        handle_recon(cmd, command.get("text") or "")
+        run_guarded(cmd, command.get("text") or "")

@@ -1,13 +1,16 @@
 """The digest's messages, DMs and App Home section, as pure functions (no I/O).
 
-Every value from Xero or a user goes through :mod:`bot.slack.text` (``safe`` for mrkdwn, ``plain``
-for plain_text). Rows and Edit buttons are the search results' own (:mod:`bot.slack.blocks`), so
-an Edit pressed in a digest opens the same modal — with the presser's Xero connection.
+Names from Xero are shown in ``plain_text`` objects (:func:`bot.slack.text.plain`); sentences
+that also hold a ``<#channel>`` or ``<@user>`` are mrkdwn with the name escaped
+(:func:`bot.slack.text.safe`). Rows and Edit buttons are the search results' own
+(:func:`bot.slack.blocks.txn_row`), so an Edit pressed in a digest opens the same modal — with
+the presser's Xero connection. A row fixed after the digest was posted shows its new reference
+and "✓ by @bob 14:02" (the organisation's clock) when the message is redrawn.
 
 Block Kit budget of a digest (limit 50 blocks, 3,000 characters per section): header, summary,
 at most :data:`MAX_ACCOUNTS` account sections plus one "more accounts" line, a divider, a caption,
-at most :data:`MAX_ITEMS` item sections, a "show all" section and the footer — 27 at most,
-whatever Xero returns.
+at most :data:`MAX_ITEMS` items of two blocks each, a "show all" section and the footer — 37 at
+most, whatever Xero returns.
 """
 
 from __future__ import annotations
@@ -16,11 +19,11 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.services.digest import (
     AccountSummary,
     DigestContent,
+    RunProblem,
     Subscribed,
     SubscriptionStatus,
     search_query,
@@ -31,7 +34,6 @@ from bot.services.views import (
     STATUS_SENT,
     STATUS_SKIPPED,
     STATUS_UNKNOWN,
-    Run,
     Subscription,
 )
 from bot.slack import blocks as common
@@ -55,6 +57,7 @@ USAGE_DETAIL = (
     "• `/recon digest on #bookkeeping 08:30 Europe/London` — pick the channel (type `#` and choose "
     "it from Slack's list), the time (24-hour) and the time zone; add `quiet` to skip days with "
     "nothing unreconciled\n"
+    '• `org:"Kestrel Design"` on `on`, `off` or `now` — another of your organisations than the default\n'
     "• `/recon digest off` — stop this channel's digest\n"
     "• `/recon digest now` — post today's digest here right away\n"
     "• `/recon digest status` — your digests, when they run next and how the last one went\n"
@@ -76,11 +79,13 @@ def _totals(content: DigestContent) -> str:
 
 
 def _account_label(account: AccountSummary) -> str:
-    name = tx.safe(account.name, 80)
-    return f"*{name}* ({tx.safe(account.code, 20)})" if account.code else f"*{name}*"
+    """``Business Bank Account (090)`` — plain text."""
+    name = tx.plain(account.name, 80)
+    return f"{name} ({tx.plain(account.code, 20)})" if account.code else name
 
 
 def _account_line(account: AccountSummary) -> str:
+    """Plain text: the account's name, then its count, total and oldest item."""
     kinds = []
     if account.spend_count:
         kinds.append(f"{account.spend_count:,} spent")
@@ -88,7 +93,7 @@ def _account_line(account: AccountSummary) -> str:
         kinds.append(f"{account.receive_count:,} received")
     return (
         f"{_account_label(account)}\n{tx.plural(account.count, 'item')} ({', '.join(kinds)}) · "
-        f"*{tx.money(account.total, account.currency)}* · oldest {tx.day(account.oldest)}"
+        f"{tx.money(account.total, account.currency)} · oldest {tx.day(account.oldest)}"
     )
 
 
@@ -98,7 +103,11 @@ def _show_all(count: int, query: str) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the digest
 def digest_message(content: DigestContent, *, max_items: int = MAX_ITEMS) -> Message:
-    """The daily post: organisation, per-account counts and totals, the oldest items with Edit."""
+    """The daily post: organisation, per-account counts and totals, the oldest items with Edit.
+
+    Drawn again (``chat.update``) when an item is fixed after posting: ``content.fixes`` then
+    says which rows show a new reference and who fixed them when.
+    """
     org = content.org_name
     if content.is_clear:
         return _all_clear(content)
@@ -111,7 +120,7 @@ def digest_message(content: DigestContent, *, max_items: int = MAX_ITEMS) -> Mes
     blocks: list[Block] = [kit.header(headline), kit.section(summary)]
     for account in content.accounts[:MAX_ACCOUNTS]:
         button = _show_all(account.count, search_query(content, account))
-        blocks.append(kit.section(_account_line(account), accessory=button))
+        blocks.append(kit.section(kit.plain(_account_line(account)), accessory=button))
     hidden = content.accounts[MAX_ACCOUNTS:]
     if hidden:
         blocks.append(
@@ -122,13 +131,25 @@ def digest_message(content: DigestContent, *, max_items: int = MAX_ITEMS) -> Mes
         )
     blocks.append(kit.divider())
     items = content.oldest[: max(0, min(max_items, MAX_ITEMS))]
+    fixed = [t for t in items if t.bank_transaction_id in content.fixes]
     if items:
-        blocks.append(kit.context("*Oldest first*"))
+        caption = "*Oldest first*"
+        if fixed:
+            caption += f" · ✓ {len(fixed)} of these fixed since this was posted"
+        blocks.append(kit.context(caption))
     for txn in items:
-        accessory = (
-            common.edit_button(content.tenant_id, txn.bank_transaction_id) if txn.is_editable else None
-        )
-        blocks.append(kit.section(f"{common.txn_line(txn)}\n{common.txn_details(txn)}", accessory=accessory))
+        fix = content.fixes.get(txn.bank_transaction_id)
+        if fix is None:
+            blocks += common.txn_row(txn, content.tenant_id, short_code=content.short_code)
+        else:
+            mark = f"✓ by <@{fix.by_user_id}> {tx.clock_time(fix.at, content.zone)}"
+            blocks += common.txn_row(
+                txn,
+                content.tenant_id,
+                short_code=content.short_code,
+                reference=fix.reference or "",
+                notes=[mark],
+            )
     more = content.count - len(items)
     if more > 0:
         blocks.append(
@@ -145,40 +166,44 @@ def digest_message(content: DigestContent, *, max_items: int = MAX_ITEMS) -> Mes
 
 
 def _all_clear(content: DigestContent) -> Message:
-    org = tx.safe(content.org_name, 100)
+    org = tx.plain(content.org_name, 100)
     text = (
-        f"✅ Nothing waiting in *{org}*: every spend and receive money transaction is reconciled in "
+        f"✅ Nothing waiting in {org}: every spend and receive money transaction is reconciled in "
         f"Xero ({_weekday(content.local_date)})."
     )
     return kit.message(
-        f"All clear in {org}: nothing unreconciled.",
-        [kit.section(text), kit.context(HONEST_FOOTER)],
+        f"All clear in {tx.safe(content.org_name, 100)}: nothing unreconciled.",
+        [kit.section(kit.plain(text)), kit.context(HONEST_FOOTER)],
     )
 
 
 # ------------------------------------------------------------------ notices and DMs
 def dead_connection_note(sub: Subscription, *, reconnect: bool) -> Message:
     """In the channel, once per incident: why today's digest is missing and who can fix it."""
-    org = tx.safe(sub.tenant_name, 100)
     why = "needs reconnecting" if reconnect else "no longer reaches this organisation"
     text = (
-        f"⚠ Today's digest of *{org}* couldn't be prepared: <@{sub.owner_user_id}>'s Xero connection "
-        f"{why}. I've sent them a link to fix it; the digest resumes by itself once it works. "
-        "Anyone else with access can take it over with `/recon digest on` here."
+        f"<@{sub.owner_user_id}>'s Xero connection {why}. I've sent them a link to fix it; the digest "
+        "resumes by itself once it works. Anyone else with access can take it over with "
+        "`/recon digest on` here."
     )
-    return kit.message(f"Today's digest of {org} couldn't be prepared.", [kit.section(text)])
+    headline = f"⚠ Today's digest of {tx.plain(sub.tenant_name, 100)} couldn't be prepared."
+    return kit.message(
+        f"Today's digest of {tx.safe(sub.tenant_name, 100)} couldn't be prepared.",
+        [kit.section(kit.plain(headline)), kit.section(text)],
+    )
 
 
 def owner_disconnected_dm(sub: Subscription, consent_url: str) -> Message:
-    org = tx.safe(sub.tenant_name, 100)
+    headline = f"The daily digest of {tx.plain(sub.tenant_name, 100)} is paused."
     text = (
-        f"The daily digest of *{org}* in <#{sub.channel_id}> is paused: that organisation isn't "
-        "connected to your Xero login any more. Reconnect it (tick the organisation on Xero's page), "
+        f"The organisation posted in <#{sub.channel_id}> isn't connected to your Xero login any more. "
+        "Reconnect it (tick the organisation on Xero's page), "
         f"or stop the digest with `/recon digest off` in <#{sub.channel_id}>."
     )
     return kit.message(
-        f"The daily digest of {org} is paused: reconnect it to Xero.",
+        f"The daily digest of {tx.safe(sub.tenant_name, 100)} is paused: reconnect it to Xero.",
         [
+            kit.section(kit.plain(headline)),
             kit.section(text),
             kit.actions(common.connect_button(consent_url, reconnect=True)),
             kit.context("The link is yours alone and works once, within 10 minutes."),
@@ -189,36 +214,74 @@ def owner_disconnected_dm(sub: Subscription, consent_url: str) -> Message:
 def reconnect_dm(consent_url: str, org_names: Sequence[str]) -> Message:
     """After ``invalid_grant``: one DM per incident with a fresh link."""
     if org_names:
-        names = tx.human_list([f"*{tx.safe(n, 100)}*" for n in list(org_names)[:10]])
         reason = (
-            f"Xero stopped accepting Recon's connection to {names}, so searches and digests for "
-            "them are paused."
+            f"Xero stopped accepting Recon's connection to {common.names_list(list(org_names), width=100)}, "
+            "so searches and digests for them are paused."
         )
     else:
         reason = "Xero stopped accepting Recon's connection to your Xero login."
     return common.consent_message(consent_url, reconnect=True, reason=reason)
 
 
-def cannot_post_dm(sub: Subscription, code: str) -> Message:
-    org = tx.safe(sub.tenant_name, 100)
+def _cannot_post_words(code: str, channel_id: str) -> str:
+    """Why the bot can't post there, and the fix — mrkdwn (channel links)."""
     if code == "not_in_channel":
-        text = (
-            f"I couldn't post today's digest of *{org}* in <#{sub.channel_id}> because I'm not a member. "
-            f"Invite me there with `/invite @Recon` (in <#{sub.channel_id}>); the next digest will go out "
-            "as usual. Your subscription is kept."
+        return (
+            f"I'm not a member of <#{channel_id}>. Invite me there with `/invite @Recon` "
+            f"(in <#{channel_id}>); the next digest will go out as usual. Your subscription is kept."
         )
-    elif code == "channel_not_found":
-        text = (
-            f"I couldn't post today's digest of *{org}*: I can't see that channel (private, or deleted). "
-            "If it's private, invite me with `/invite @Recon` there. Your subscription is kept; "
-            "`/recon digest status` lists it."
+    if code == "channel_not_found":
+        return (
+            "I can't see that channel (private, or deleted). If it's private, invite me with "
+            "`/invite @Recon` there. Your subscription is kept; `/recon digest status` lists it."
         )
-    else:
-        text = (
-            f"I couldn't post today's digest of *{org}* in <#{sub.channel_id}> (Slack said "
-            f"{tx.code(code, 40)}). Your subscription is kept."
+    return (
+        f"Slack refused the post in <#{channel_id}> ({tx.code(code, 40)}). Your subscription is kept; "
+        "`/recon digest off` there stops it."
+    )
+
+
+def problem_words(problem: RunProblem, sub: Subscription, next_run: datetime | None = None) -> str:
+    """The cause and the next step of a failed run — mrkdwn. The owner's DM and
+    ``/recon digest status`` both use exactly these words."""
+    channel = f"<#{sub.channel_id}>"
+    if problem.unknown_outcome:
+        return (
+            f"Slack didn't confirm the post in {channel}, so it may or may not be there. Recon won't post "
+            f"it again (it must never appear twice) — look in {channel}; if it's missing, "
+            f"`/recon digest now` there posts it."
         )
-    return kit.message(f"I couldn't post today's digest of {org}.", [kit.section(text)])
+    if problem.cannot_post and problem.code:
+        return _cannot_post_words(problem.code, sub.channel_id)
+    cause = tx.safe(problem.cause, 300)
+    if problem.retrying_at is not None:
+        attempt = min(problem.attempt + 1, 3)
+        again = _clock(problem.retrying_at, sub.timezone)
+        return f"{cause}. Recon tries again at {again} (attempt {attempt} of 3)."
+    later = f"The next digest goes out {_when(next_run, sub.timezone)}; " if next_run else ""
+    return (
+        f"{cause}, and Recon has stopped trying for that day. {later}"
+        f"`/recon digest now` in {channel} posts one sooner."
+    )
+
+
+def failed_dm(sub: Subscription, problem: RunProblem, next_run: datetime | None = None) -> Message:
+    """To the owner, once per failed run: which digest, the cause and the next step."""
+    headline = (
+        f"⚠ The digest of {tx.plain(sub.tenant_name, 100)} for {_weekday(problem.local_date)} didn't go out."
+    )
+    return kit.message(
+        f"The digest of {tx.safe(sub.tenant_name, 100)} didn't go out.",
+        [kit.section(kit.plain(headline)), kit.section(problem_words(problem, sub, next_run))],
+    )
+
+
+def cannot_post_dm(sub: Subscription, code: str) -> Message:
+    headline = f"⚠ I couldn't post today's digest of {tx.plain(sub.tenant_name, 100)}."
+    return kit.message(
+        f"I couldn't post today's digest of {tx.safe(sub.tenant_name, 100)}.",
+        [kit.section(kit.plain(headline)), kit.section(_cannot_post_words(code, sub.channel_id))],
+    )
 
 
 # ------------------------------------------------------------------ command replies
@@ -232,8 +295,13 @@ def usage_message(problem: str | None = None) -> Message:
 def _when(at: datetime | None, zone: str) -> str:
     if at is None:
         return "—"
-    local = at.astimezone(ZoneInfo(zone))
+    local = at.astimezone(tx.zone_of(zone))
     return f"{_weekday(local.date())} {local:%H:%M}"
+
+
+def _clock(at: datetime, zone: str) -> str:
+    local = at.astimezone(tx.zone_of(zone))
+    return f"{local:%H:%M} {local:%Z}".strip()
 
 
 def subscribed_message(result: Subscribed) -> Message:
@@ -241,7 +309,7 @@ def subscribed_message(result: Subscribed) -> Message:
     org = tx.safe(sub.tenant_name, 100)
     quiet = " (skipped on days with nothing unreconciled)" if sub.skip_when_clear else ""
     lines = [
-        f"✅ <#{sub.channel_id}> gets a daily digest of *{org}* at *{sub.local_time}* "
+        f"✅ <#{sub.channel_id}> gets a daily digest of {org} at *{sub.local_time}* "
         f"{tx.safe(sub.timezone, 64)}{quiet}. Next one: {_when(result.next_run, sub.timezone)}."
     ]
     previous = result.previous
@@ -256,7 +324,7 @@ def subscribed_message(result: Subscribed) -> Message:
         lines.append(result.timezone_note)
     lines.append(
         f"Make sure I'm a member of <#{sub.channel_id}> (`/invite @Recon`). Anyone who presses *Edit* "
-        "in the digest acts with their own Xero login."
+        "in the digest acts with their own Xero login, and what they fix shows in the digest."
     )
     return kit.message(f"Daily digest of {org} set up.", [kit.section("\n".join(lines))])
 
@@ -265,7 +333,7 @@ def unsubscribed_message(removed: Sequence[Subscription], channel_id: str) -> Me
     if not removed:
         text = f"There's no digest of your organisations in <#{channel_id}> to turn off."
         return kit.message(text, [kit.section(text), kit.context("`/recon digest status` lists yours.")])
-    names = tx.human_list([f"*{tx.safe(s.tenant_name, 100)}*" for s in removed[:10]])
+    names = tx.human_list([tx.safe(s.tenant_name, 100) for s in removed[:10]])
     owners = {s.owner_user_id for s in removed}
     text = f"Stopped the daily digest of {names} in <#{channel_id}>."
     if len(owners) == 1:
@@ -273,15 +341,24 @@ def unsubscribed_message(removed: Sequence[Subscription], channel_id: str) -> Me
     return kit.message(f"Stopped {len(removed)} digest(s).", [kit.section(text)])
 
 
+def choice_message(options: Sequence[Subscription], channel_id: str) -> Message:
+    """``digest off`` where several digests run: nothing was stopped; say which."""
+    lines = [f"<#{channel_id}> has {len(options)} daily digests, so I didn't stop any. Say which one:"]
+    for sub in options[:MAX_HOME_SUBSCRIPTIONS]:
+        command = '/recon digest off org:"' + sub.tenant_name.replace('"', "") + '"'
+        lines.append(f"• {tx.code(command, 140)} (set up by <@{sub.owner_user_id}>)")
+    return kit.message(f"{len(options)} digests here — which one?", [kit.section("\n".join(lines))])
+
+
 def posted_now_message(content: DigestContent, channel_id: str) -> Message:
-    text = f"Posted today's digest of *{tx.safe(content.org_name, 100)}* in <#{channel_id}>."
+    text = f"Posted today's digest of {tx.safe(content.org_name, 100)} in <#{channel_id}>."
     return kit.message(text, [kit.section(text)])
 
 
 def preparing_message(org_name: str) -> Message:
     return kit.message(
-        f"Preparing the digest of {tx.plain(org_name, 100)}…",
-        [kit.context(f"⏳ Preparing the digest of {tx.safe(org_name, 100)}…")],
+        f"Preparing the digest of {tx.safe(org_name, 100)}…",
+        [kit.context(kit.plain(f"⏳ Preparing the digest of {tx.plain(org_name, 100)}…"))],
     )
 
 
@@ -293,10 +370,13 @@ def not_in_channel_message(channel_id: str) -> Message:
     return kit.message(text, [kit.section(f"⚠ {text}")])
 
 
-def _last_run(run: Run | None) -> str:
+def _last_run(item: SubscriptionStatus) -> str:
+    run = item.last_run
     if run is None:
         return "not run yet"
     when = tx.day(run.local_date)
+    if item.problem is not None:
+        return f"⚠ {when}: {problem_words(item.problem, item.sub, item.next_run)}"
     if run.status == STATUS_SENT:
         return f"sent {when}"
     if run.status == STATUS_SKIPPED:
@@ -308,13 +388,19 @@ def _last_run(run: Run | None) -> str:
     return f"in progress {when}"
 
 
-def _subscription_line(item: SubscriptionStatus) -> str:
-    sub = item.sub
+def _schedule(sub: Subscription) -> str:
     quiet = " · quiet" if sub.skip_when_clear else ""
-    return (
-        f"*{tx.safe(sub.tenant_name, 100)}* → <#{sub.channel_id}> at {sub.local_time} "
-        f"{tx.safe(sub.timezone, 64)}{quiet}\nnext {_when(item.next_run, sub.timezone)} · last: "
-        f"{_last_run(item.last_run)}"
+    return f"→ <#{sub.channel_id}> at {sub.local_time} {tx.safe(sub.timezone, 64)}{quiet}"
+
+
+def _subscription_block(item: SubscriptionStatus, *, detailed: bool = True) -> Block:
+    """One subscription: the organisation (plain text), where and when, how the last run went."""
+    sub = item.sub
+    fields = [_schedule(sub)]
+    if detailed:
+        fields.append(f"next {_when(item.next_run, sub.timezone)} · last: {_last_run(item)}")
+    return kit.section(
+        kit.plain(tx.plain(sub.tenant_name, 100)), fields=fields, accessory=_remove_button(sub)
     )
 
 
@@ -337,7 +423,7 @@ def status_message(items: Sequence[SubscriptionStatus]) -> Message:
         return kit.message(text, [kit.section(text)])
     blocks: list[Block] = [kit.section("*Your daily digests*")]
     for item in items[:MAX_HOME_SUBSCRIPTIONS]:
-        blocks.append(kit.section(_subscription_line(item), accessory=_remove_button(item.sub)))
+        blocks.append(_subscription_block(item))
     if len(items) > MAX_HOME_SUBSCRIPTIONS:
         blocks.append(kit.context(f"…and {len(items) - MAX_HOME_SUBSCRIPTIONS} more."))
     return kit.message(f"You have {tx.plural(len(items), 'daily digest')}.", blocks)
@@ -362,8 +448,7 @@ def home_section(subscriptions: Sequence[Subscription | SubscriptionStatus]) -> 
         )
         return blocks
     for item in items[:MAX_HOME_SUBSCRIPTIONS]:
-        line = _subscription_line(item) if item.next_run or item.last_run else _short_line(item.sub)
-        blocks.append(kit.section(line, accessory=_remove_button(item.sub)))
+        blocks.append(_subscription_block(item, detailed=bool(item.next_run or item.last_run)))
     if len(items) > MAX_HOME_SUBSCRIPTIONS:
         blocks.append(
             kit.context(
@@ -371,11 +456,3 @@ def home_section(subscriptions: Sequence[Subscription | SubscriptionStatus]) -> 
             )
         )
     return blocks
-
-
-def _short_line(sub: Subscription) -> str:
-    quiet = " · quiet" if sub.skip_when_clear else ""
-    return (
-        f"*{tx.safe(sub.tenant_name, 100)}* → <#{sub.channel_id}> at {sub.local_time} "
-        f"{tx.safe(sub.timezone, 64)}{quiet}"
-    )

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.error import URLError
@@ -24,8 +25,10 @@ from slack_sdk.errors import SlackApiError
 
 from bot.services.digest import (
     CANNOT_POST,
+    DigestChoice,
     DigestContent,
     PostFailed,
+    RunProblem,
     canonical_zone,
     digest_service,
     parse_local_time,
@@ -36,6 +39,8 @@ from bot.slack import blocks as common
 from bot.slack import digest_blocks as views
 from bot.slack import replies
 from bot.slack import text as tx
+from bot.slack.args import ArgError, take_org
+from bot.slack.facts import org_facts
 from bot.slack.handoff import Handoff
 from bot.slack.kit import Message
 
@@ -60,6 +65,8 @@ _CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{8,30}$")
 _USER_LINK = re.compile(r"^<@[UW][A-Z0-9]+(?:\|[^>]*)?>$")
 _TIMEISH = re.compile(r"^\d|^\d{1,2}\s*(am|pm)$|:", re.IGNORECASE)
 QUIET_WORDS = frozenset({"quiet", "skip-clear", "skip_clear"})
+_QUOTE = '"“”„‟＂'
+_ORG = re.compile(rf"(?:^|(?<=\s))org:(?:[{_QUOTE}]([^{_QUOTE}]*)[{_QUOTE}]?|(\S*))", re.IGNORECASE)
 
 # Slack says the message certainly did not go out; anything else that fails is "maybe".
 _UNKNOWN_OUTCOME = frozenset({"internal_error", "fatal_error"})
@@ -68,12 +75,8 @@ _UNKNOWN_OUTCOME = frozenset({"internal_error", "fatal_error"})
 # =========================================================================== parsing (pure)
 
 
-class DigestArgError(ValueError):
+class DigestArgError(ArgError):
     """``message`` is safe mrkdwn naming the argument and the fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -83,11 +86,18 @@ class DigestCommand:
     local_time: str | None = None  # "HH:MM"
     timezone: str | None = None  # canonical IANA name
     quiet: bool = False
+    org: str | None = None  # an organisation name, as typed (matched like `/recon use`)
 
 
 def parse_digest_args(args: str) -> DigestCommand:
-    """``on #chan 08:30 Europe/London quiet`` (any order) → a validated :class:`DigestCommand`."""
+    """``on #chan 08:30 Europe/London quiet org:"Name"`` (any order) → a validated :class:`DigestCommand`."""
+    try:
+        args, org = take_org(args)
+    except ArgError as exc:
+        raise DigestArgError(exc.message) from None
     words = args.split()
+    if not words and org is not None:
+        raise DigestArgError("Say what to do with that organisation: `on`, `off` or `now`.")
     if not words:
         return DigestCommand("help")
     action = _ACTIONS.get(words[0].casefold())
@@ -97,6 +107,8 @@ def parse_digest_args(args: str) -> DigestCommand:
     at: str | None = None
     zone: str | None = None
     quiet = False
+    if org is not None and action in ("status", "help"):
+        raise DigestArgError(f"`{action}` takes nothing after it (I got `org:`).")
     for word in words[1:]:
         if action in ("status", "help"):
             raise DigestArgError(f"`{action}` takes nothing after it (I got {tx.code(word, 60)}).")
@@ -107,7 +119,7 @@ def parse_digest_args(args: str) -> DigestCommand:
         if action != "on":
             raise DigestArgError(
                 f"I can't use {tx.code(word, 60)} here — `{action}` only takes a channel, "
-                "like `#bookkeeping`."
+                'like `#bookkeeping`, and `org:"name"`.'
             )
         if word.casefold() in QUIET_WORDS:
             quiet = True
@@ -115,7 +127,7 @@ def parse_digest_args(args: str) -> DigestCommand:
             at = _once(at, _time(word), "time", word)
         else:
             zone = _once(zone, _zone(word), "time zone", word)
-    return DigestCommand(action, channel, at, zone, quiet)
+    return DigestCommand(action, channel, at, zone, quiet, org)
 
 
 def _once(current: str | None, new: str, what: str, word: str) -> str:
@@ -178,30 +190,29 @@ class SlackPoster:
     def __init__(self, client: WebClient) -> None:
         self.client = client
 
-    def send(self, channel: str, message: Message) -> None:
-        try:
-            self.client.chat_postMessage(
+    def send(self, channel: str, message: Message) -> str | None:
+        """Post; returns the message's ``ts``."""
+        with _post_failures():
+            response = self.client.chat_postMessage(
                 channel=channel,
                 text=message["text"],
                 blocks=message["blocks"],
                 unfurl_links=False,
                 unfurl_media=False,
             )
-        except SlackApiError as exc:
-            code = str(exc.response.get("error") or f"http_{exc.response.status_code}")
-            delivered: bool | None = False
-            if code in _UNKNOWN_OUTCOME or exc.response.status_code >= 500:
-                delivered = None
-            raise PostFailed(code, delivered=delivered) from None
-        except URLError as exc:
-            if isinstance(exc.reason, ConnectionRefusedError):
-                raise PostFailed("slack_unreachable", delivered=False) from None
-            raise PostFailed(type(exc.reason).__name__, delivered=None) from None
-        except OSError as exc:  # timeouts and resets after the request went out
-            raise PostFailed(type(exc).__name__, delivered=None) from None
+        return response.get("ts")
 
-    def digest(self, channel_id: str, content: DigestContent) -> None:
-        self.send(channel_id, views.digest_message(content))
+    def digest(self, channel_id: str, content: DigestContent) -> str | None:
+        return self.send(channel_id, views.digest_message(content))
+
+    def update(self, channel_id: str, ts: str, content: DigestContent) -> None:
+        """Redraw a posted digest in place: ``chat.update``, never a new post."""
+        message = views.digest_message(content)
+        with _post_failures():
+            self.client.chat_update(channel=channel_id, ts=ts, text=message["text"], blocks=message["blocks"])
+
+    def failed(self, sub: Subscription, problem: RunProblem, next_run: Any = None) -> None:
+        self.send(sub.owner_user_id, views.failed_dm(sub, problem, next_run))
 
     def dead_connection(self, sub: Subscription, *, reconnect: bool) -> None:
         self.send(sub.channel_id, views.dead_connection_note(sub, reconnect=reconnect))
@@ -214,6 +225,25 @@ class SlackPoster:
 
     def cannot_post(self, sub: Subscription, code: str) -> None:
         self.send(sub.owner_user_id, views.cannot_post_dm(sub, code))
+
+
+@contextmanager
+def _post_failures() -> Iterator[None]:
+    """Slack's failures as :class:`PostFailed`, sorted by whether the message may have gone out."""
+    try:
+        yield
+    except SlackApiError as exc:
+        code = str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        delivered: bool | None = False
+        if code in _UNKNOWN_OUTCOME or exc.response.status_code >= 500:
+            delivered = None
+        raise PostFailed(code, delivered=delivered) from None
+    except URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            raise PostFailed("slack_unreachable", delivered=False) from None
+        raise PostFailed(type(exc.reason).__name__, delivered=None) from None
+    except OSError as exc:  # timeouts and resets after the request went out
+        raise PostFailed(type(exc).__name__, delivered=None) from None
 
 
 # =========================================================================== the command
@@ -244,7 +274,12 @@ def handle_digest_command(
         elif command.action == "status":
             respond(**views.status_message(svc.status(team_id, user_id)))
         elif command.action == "off":
-            respond(**views.unsubscribed_message(svc.unsubscribe(team_id, user_id, target), target))
+            try:
+                removed = svc.unsubscribe(team_id, user_id, target, org=command.org)
+            except DigestChoice as choice:
+                respond(**views.choice_message(choice.options, target))
+                return
+            respond(**views.unsubscribed_message(removed, target))
         elif command.action == "on":
             result = svc.subscribe(
                 team_id,
@@ -253,21 +288,22 @@ def handle_digest_command(
                 local_time=command.local_time,
                 timezone=command.timezone,
                 skip_when_clear=command.quiet,
+                org=command.org,
             )
             respond(**views.subscribed_message(result))
         else:
-            org = services.connect.require_tenant(team_id, user_id, None)
+            org = svc.tenant_for(team_id, user_id, command.org)
             respond(**views.preparing_message(org.tenant_name))
             placeholder = True
-            content = svc.build_now(team_id, user_id)
-            respond(replace_original=True, **_post_now(client, target, content))
+            content = svc.build_now(team_id, user_id, org=command.org)
+            respond(replace_original=True, **_post_now(svc, client, team_id, target, content))
     except Exception as exc:  # noqa: BLE001 - replies.describe logs the unexpected with a reference
         respond(replace_original=placeholder, **replies.error_message(exc, where="digest command"))
 
 
-def _post_now(client: WebClient, channel_id: str, content: DigestContent) -> Message:
+def _post_now(svc: Any, client: WebClient, team_id: str, channel_id: str, content: DigestContent) -> Message:
     try:
-        SlackPoster(client).digest(channel_id, content)
+        ts = SlackPoster(client).digest(channel_id, content)
     except PostFailed as exc:
         if exc.code in CANNOT_POST:
             return views.not_in_channel_message(channel_id)
@@ -277,6 +313,7 @@ def _post_now(client: WebClient, channel_id: str, content: DigestContent) -> Mes
                 f"check <#{channel_id}> before trying again."
             )
         return common.error_message(f"Slack refused the post ({tx.code(exc.code, 40)}). Nothing was posted.")
+    svc.posted(team_id, channel_id, ts, content)  # so fixes made from it show in it
     return views.posted_now_message(content, channel_id)
 
 
@@ -337,7 +374,9 @@ def _show_all(services: Any, respond: Respond, team_id: str, user_id: str, query
         _ephemeral(respond, common.error_message(replies.STALE_BUTTON))
         return
     result = services.search.search(team_id, user_id, query)
-    _ephemeral(respond, common.search_message(result))
+    _ephemeral(
+        respond, common.search_message(result, org_facts(services, team_id, user_id, result.org.tenant_id))
+    )
 
 
 def _remove(

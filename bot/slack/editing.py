@@ -20,8 +20,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.webhook import WebhookClient
 
+from bot.services.digest import digest_service
+from bot.services.errors import NotConnected
 from bot.slack import blocks, replies
 from bot.slack import text as tx
+from bot.slack.digest_commands import SlackPoster
+from bot.slack.facts import org_facts
 from bot.slack.handoff import Handoff
 from bot.slack.kit import section
 from bot.slack.refs import EditMeta, RefError, is_slack_response_url
@@ -50,7 +54,7 @@ def open_editor(
     meta = EditMeta(tenant_id or "", txn_id, None, response_url, cursor)
     handoff.now(
         lambda: fill_editor(services, client, view["id"], view.get("hash"), team_id, user_id, meta),
-        on_error=lambda exc: _show_failure(client, view["id"], exc, changed_nothing=True),
+        on_error=lambda exc: show_load_failure(services, client, view["id"], team_id, user_id, meta, exc),
         what="loading the edit form",
     )
 
@@ -64,12 +68,56 @@ def fill_editor(
     user_id: str,
     meta: EditMeta,
 ) -> None:
-    """Load with the presser's own grant and put the form (or the reason there is none) in the modal."""
-    tenant = services.connect.require_tenant(team_id, user_id, meta.tenant_id or None)
-    form = services.edit.load(team_id, user_id, tenant.tenant_id, meta.txn_id)
-    meta = EditMeta(tenant.tenant_id, meta.txn_id, None, meta.response_url, meta.cursor)
-    view = blocks.edit_view(form.txn, form.org, meta)
-    _update(client, view_id, view, view_hash)
+    """Load with the presser's own grant and put the form (or the reason there is none) in the modal.
+
+    Without a tenant (``/recon edit <id>``) the service looks in each of the user's organisations.
+    """
+    form = services.edit.load(team_id, user_id, meta.tenant_id or None, meta.txn_id)
+    facts = org_facts(services, team_id, user_id, form.org.tenant_id)
+    meta = EditMeta(form.org.tenant_id, meta.txn_id, None, meta.response_url, meta.cursor, meta.typed)
+    _update(client, view_id, blocks.edit_view(form.txn, form.org, meta, facts), view_hash)
+
+
+def show_load_failure(
+    services: Any,
+    client: WebClient,
+    view_id: str,
+    team_id: str,
+    user_id: str,
+    meta: EditMeta,
+    exc: BaseException,
+) -> None:
+    """The modal says why there is no form. "Connect first" is remembered, so the modal fills
+    itself in once the user has connected (:func:`resume_after_connect`)."""
+    failure = replies.describe(exc, changed_nothing=True, where="edit modal")
+    if isinstance(exc, NotConnected) and failure.consent_url:
+        services.connect.wait_for_connection(team_id, user_id, view_id, meta.encode())
+        view = blocks.consent_view(failure.consent_url, reconnect=failure.reconnect, meta=meta)
+        _update(client, view_id, view)
+        return
+    _update(client, view_id, replies.failure_view(failure))
+
+
+def resume_after_connect(services: Any, client: WebClient, team_id: str, user_id: str) -> int:
+    """After a consent: every modal of this user still saying "connect first" shows its form now.
+
+    Called once the consent is stored (by whichever process completed it). A modal the user
+    closed meanwhile is simply gone (``views.update`` says ``not_found``); returns how many were
+    filled.
+    """
+    filled = 0
+    for waiting in services.connect.take_waiting_views(team_id, user_id):
+        try:
+            meta = EditMeta.decode(waiting.payload)
+        except RefError:
+            log.warning("a waiting modal carried unreadable metadata; left as it was")
+            continue
+        try:
+            fill_editor(services, client, waiting.view_id, None, team_id, user_id, meta)
+            filled += 1
+        except Exception as exc:  # noqa: BLE001 - each modal says what went wrong in it
+            show_load_failure(services, client, waiting.view_id, team_id, user_id, meta, exc)
+    return filled
 
 
 def _update(client: WebClient, view_id: str, view: dict[str, Any], view_hash: str | None = None) -> None:
@@ -86,7 +134,9 @@ def _update(client: WebClient, view_id: str, view: dict[str, Any], view_hash: st
         raise
 
 
-def _show_failure(client: WebClient, view_id: str, exc: BaseException, *, changed_nothing: bool) -> None:
+def show_failure(
+    client: WebClient, view_id: str, exc: BaseException, *, changed_nothing: bool = True
+) -> None:
     failure = replies.describe(exc, changed_nothing=changed_nothing, where="edit modal")
     _update(client, view_id, replies.failure_view(failure))
 
@@ -129,7 +179,7 @@ def handle_submission(
     start = handoff.later(
         context,
         lambda: save_and_show(services, client, view_id, team_id, user, meta, typed),
-        on_error=lambda exc: _show_failure(client, view_id, exc, changed_nothing=True),
+        on_error=lambda exc: show_failure(client, view_id, exc, changed_nothing=True),
         what="saving an edit",
     )
     ack(response_action="update", view=blocks.saving_view(meta))
@@ -145,6 +195,8 @@ def save_and_show(
     meta: EditMeta,
     typed: dict[str, str | None],
 ) -> None:
+    """Save, then show the outcome. Once the service says "saved", every later step (the
+    modal update, the search refresh, the digests) can only add a warning to "Saved"."""
     if meta.updated is None:
         raise RefError("the form does not say which version of the transaction it showed")
     user_id = user.get("id") or ""
@@ -161,22 +213,89 @@ def save_and_show(
         url=typed["url"],
         note=typed["note"] or None,
     )
-    if outcome.kind == "saved":
-        view = blocks.saved_view(outcome, tenant, meta)
-    elif outcome.kind == "conflict":
-        # Reopening starts from Xero's current version, so the hash check is against *that*.
-        view = blocks.conflict_view(outcome, typed, meta)
-    elif outcome.kind == "unchanged":
-        view = blocks.unchanged_view(outcome, meta)
-    else:
-        view = blocks.failed_view(tx.escape(outcome.message), meta)
-    _update(client, view_id, view)
-    if outcome.kind == "saved" and not refresh_search_message(services, team_id, user_id, meta):
-        note = "The search list above couldn't be refreshed — run the search again to see the change."
-        _update(client, view_id, {**view, "blocks": [*view["blocks"], section(f"ℹ {note}")]})
+    if outcome.kind != "saved":
+        if outcome.kind == "conflict":
+            facts = org_facts(services, team_id, user_id, tenant.tenant_id)
+            view = blocks.conflict_view(outcome, typed, meta, facts)
+        elif outcome.kind == "unchanged":
+            view = blocks.unchanged_view(outcome, meta)
+        else:
+            view = blocks.failed_view(tx.escape(outcome.message), meta)
+        _update(client, view_id, view)
+        return
+    _show_saved(services, client, view_id, team_id, user_id, tenant, meta, outcome)
 
 
-def refresh_search_message(services: Any, team_id: str, user_id: str, meta: EditMeta) -> bool:
+def _show_saved(
+    services: Any,
+    client: WebClient,
+    view_id: str,
+    team_id: str,
+    user_id: str,
+    tenant: Any,
+    meta: EditMeta,
+    outcome: Any,
+) -> None:
+    warnings = list(getattr(outcome, "warnings", ()) or ())
+    facts = blocks.NO_FACTS
+    try:
+        facts = org_facts(services, team_id, user_id, tenant.tenant_id)
+    except Exception:  # noqa: BLE001 - the link just goes without the organisation
+        log.exception("organisation details failed after a save")
+    view = blocks.saved_view(outcome, tenant, meta, facts, warnings)
+    try:
+        _update(client, view_id, view)
+    except Exception:  # noqa: BLE001 - Xero has the change; the modal just couldn't say so
+        log.exception("saved %s but could not show it in modal %s", meta.txn_id, view_id)
+        return
+    notes = []
+    if not refresh_search_message(services, team_id, user_id, meta, facts):
+        notes.append("The search list above couldn't be refreshed — run the search again to see the change.")
+    note = update_digests(services, client, team_id, user_id, tenant.tenant_id, outcome)
+    if note:
+        notes.append(note)
+    if notes:
+        extra = [section("ℹ " + tx.escape(n)) for n in notes]
+        try:
+            _update(client, view_id, {**view, "blocks": [*view["blocks"], *extra]})
+        except Exception:  # noqa: BLE001 - the saved view is already showing
+            log.exception("could not add notes to the saved view %s", view_id)
+
+
+def update_digests(
+    services: Any, client: WebClient, team_id: str, user_id: str, tenant_id: str, outcome: Any
+) -> str | None:
+    """Show the fix in every posted digest that lists the transaction; a note if one failed."""
+    before, after = outcome.before, outcome.after
+    if after is None:
+        return None
+    changed = before is None or (before.reference or "", before.url or "") != (
+        after.reference or "",
+        after.url or "",
+    )
+    if not changed:
+        return None  # a note alone fixes nothing in the worklist
+    try:
+        digests = getattr(services, "digest", None) or digest_service(services)
+        shown = digests.show_fix(
+            team_id,
+            tenant_id,
+            after.bank_transaction_id,
+            reference=after.reference,
+            fixed_by=user_id,
+            poster=SlackPoster(client),
+        )
+    except Exception:  # noqa: BLE001 - the edit is saved; the digests are what's behind
+        log.exception("could not show the fix of %s in its digests", after.bank_transaction_id)
+        return "The daily digest that lists this transaction couldn't be updated."
+    if shown.failed:
+        return "A daily digest that lists this transaction couldn't be updated."
+    return None
+
+
+def refresh_search_message(
+    services: Any, team_id: str, user_id: str, meta: EditMeta, facts: blocks.OrgFacts = blocks.NO_FACTS
+) -> bool:
     """Re-run the page the Edit button was on so the list shows the new values; False if that failed.
 
     The edit itself already succeeded, so a failed refresh (the response_url expired after 30
@@ -190,7 +309,7 @@ def refresh_search_message(services: Any, team_id: str, user_id: str, meta: Edit
     try:
         result = services.search.page(team_id, user_id, meta.cursor)
         response = WebhookClient(meta.response_url).send(
-            replace_original=True, **blocks.search_message(result)
+            replace_original=True, **blocks.search_message(result, facts)
         )
     except Exception as exc:  # noqa: BLE001 - best effort; the modal tells the user it didn't happen
         log.warning("could not refresh the search message after an edit: %s: %s", type(exc).__name__, exc)
@@ -208,14 +327,28 @@ def reload_editor(
     body: dict[str, Any],
     client: WebClient,
 ) -> None:
-    """ "Reopen with Xero's current values" from the conflict view: same modal, fresh form."""
+    """ "Reopen with Xero's current values" (after a conflict, keeping what was typed) and
+    "I've connected" (a modal that asked to connect first): same modal, fresh form."""
     view = body.get("view") or {}
     view_id = view.get("id")
     user = body.get("user") or {}
     team_id = (body.get("team") or {}).get("id") or user.get("team_id") or ""
-    meta = EditMeta.decode(view.get("private_metadata") or "")
+    user_id = user.get("id") or ""
+    if not view_id:
+        log.warning("a reload press came without its modal")
+        return
+    try:
+        meta = EditMeta.decode(view.get("private_metadata") or "")
+    except RefError as exc:
+        show_failure(client, view_id, exc, changed_nothing=True)
+        return
+
+    def job() -> None:
+        services.connect.forget_waiting_view(team_id, user_id, view_id)
+        fill_editor(services, client, view_id, None, team_id, user_id, meta)
+
     handoff.now(
-        lambda: fill_editor(services, client, view_id, None, team_id, user.get("id") or "", meta),
-        on_error=lambda exc: _show_failure(client, view_id, exc, changed_nothing=True),
+        job,
+        on_error=lambda exc: show_load_failure(services, client, view_id, team_id, user_id, meta, exc),
         what="reloading the edit form",
     )

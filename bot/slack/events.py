@@ -1,7 +1,9 @@
 """Events API listeners: the App Home tab.
 
 Bolt acks events before the listener runs, so nothing here can delay an ack; the Home is built
-from the database only (no Xero call), so it runs right here on the listener thread.
+from the database only (no Xero call), so it runs right here on the listener thread. If it
+can't be built (the database is down), the tab says so instead of staying blank while Bolt
+logs the error.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Any
 
 from slack_bolt import App
 
+from bot.slack import blocks, replies
 from bot.slack.home import publish_home
 
 log = logging.getLogger(__name__)
@@ -24,7 +27,14 @@ def on_app_home_opened(services: Any, *, event: dict[str, Any], body: dict[str, 
     team_id = body.get("team_id") or (event.get("view") or {}).get("team_id") or ""
     if not user_id:
         return
-    publish_home(services, client, team_id, user_id)
+    try:
+        publish_home(services, client, team_id, user_id)
+    except Exception as exc:  # noqa: BLE001 - the user sees why in the tab itself
+        failure = replies.describe(exc, changed_nothing=True, where="app home")
+        try:
+            client.views_publish(user_id=user_id, view=blocks.home_trouble_view(failure.text))
+        except Exception:
+            log.exception("the Home tab of %s could not be published at all", user_id)
 
 
 def register(app: App, services: Any) -> None:

@@ -1,9 +1,10 @@
 """Tiny Block Kit constructors returning plain dicts (what Slack receives, what tests inspect).
 
 Kept separate from :mod:`bot.slack.blocks` so the product's messages read as content, not as JSON
-plumbing. Text handed to these helpers must already be safe (see :mod:`bot.slack.text`): the
-helpers only enforce Slack's length limits, by cutting, so an unexpected long value degrades a
-message instead of getting it rejected with ``invalid_blocks``.
+plumbing. ``str`` arguments are mrkdwn and must already be safe (see :mod:`bot.slack.text`);
+text objects made with :func:`plain` carry Xero's or a user's text as it is. The helpers only
+enforce Slack's length limits, by cutting, so an unexpected long value degrades a message
+instead of getting it rejected with ``invalid_blocks``.
 """
 
 from __future__ import annotations
@@ -34,15 +35,37 @@ def mrkdwn(text: str, *, verbatim: bool = True, limit: int = SECTION_LIMIT) -> d
 
 
 def plain(text: str, limit: int = SECTION_LIMIT) -> dict[str, Any]:
-    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": True}
+    """A ``plain_text`` object, shown literally. ``emoji`` is off so a name containing
+    ``:tada:`` is not turned into a picture."""
+    return {"type": "plain_text", "text": truncate(text, limit) or " ", "emoji": False}
+
+
+TextPart = str | dict[str, Any]  # mrkdwn (already safe) or a ready text object
+
+
+def _text_object(part: TextPart, limit: int) -> dict[str, Any]:
+    if isinstance(part, dict):
+        return {**part, "text": truncate(str(part.get("text") or ""), limit) or " "}
+    return mrkdwn(part, limit=limit)
 
 
 def header(text: str) -> Block:
     return {"type": "header", "text": plain(text, HEADER_LIMIT)}
 
 
-def section(text: str, *, accessory: dict[str, Any] | None = None, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": mrkdwn(text)}
+def section(
+    text: TextPart | None,
+    *,
+    accessory: dict[str, Any] | None = None,
+    block_id: str | None = None,
+    fields: list[TextPart] | None = None,
+) -> Block:
+    """A section: ``text`` as mrkdwn (a ``str``) or a ready text object (e.g. :func:`plain`)."""
+    block: Block = {"type": "section"}
+    if text is not None:
+        block["text"] = _text_object(text, SECTION_LIMIT)
+    if fields:
+        block["fields"] = [_text_object(f, FIELD_LIMIT) for f in fields[:10]]
     if accessory is not None:
         block["accessory"] = accessory
     if block_id:
@@ -50,8 +73,9 @@ def section(text: str, *, accessory: dict[str, Any] | None = None, block_id: str
     return block
 
 
-def context(*texts: str) -> Block:
-    return {"type": "context", "elements": [mrkdwn(t, limit=CONTEXT_LIMIT) for t in texts[:10]]}
+def context(*parts: TextPart) -> Block:
+    """Small grey text: each part mrkdwn (a ``str``) or a ready text object (e.g. :func:`plain`)."""
+    return {"type": "context", "elements": [_text_object(p, CONTEXT_LIMIT) for p in parts[:10]]}
 
 
 def divider() -> Block:
@@ -90,10 +114,10 @@ def button(
     return element
 
 
-def confirm_dialog(title: str, text: str, yes: str, no: str = "Cancel") -> dict[str, Any]:
+def confirm_dialog(title: str, text: TextPart, yes: str, no: str = "Cancel") -> dict[str, Any]:
     return {
         "title": plain(title, 100),
-        "text": mrkdwn(text, limit=300),
+        "text": _text_object(text, 300),
         "confirm": plain(yes, 30),
         "deny": plain(no, 30),
         "style": "danger",

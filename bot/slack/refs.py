@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -133,6 +133,9 @@ class DisconnectRef:
         return cls(org=org)
 
 
+_TYPED_KEYS = {"reference": "r", "url": "u", "note": "n"}
+
+
 @dataclass(frozen=True)
 class EditMeta:
     """The edit modal's ``private_metadata``: what the user is editing, as they saw it, and where from.
@@ -140,6 +143,8 @@ class EditMeta:
     ``updated`` is Xero's UpdatedDateUTC when the form was filled — the save refuses to overwrite
     a newer version. ``response_url`` + ``cursor`` let the bot refresh the search message the
     Edit button was on. Both are optional: ``/recon edit`` and digest buttons have no page.
+    ``typed`` is what the user had typed when their save met a conflict, carried to the reopened
+    form so it can be shown beside Xero's current values.
     """
 
     tenant_id: str
@@ -147,18 +152,27 @@ class EditMeta:
     updated: datetime | None = None
     response_url: str | None = None
     cursor: str | None = None
+    typed: dict[str, str | None] | None = None
 
     def encode(self) -> str:
-        data = {
+        data: dict[str, Any] = {
             "t": self.tenant_id,
             "x": self.txn_id,
             "u": self.updated.isoformat() if self.updated else None,
             "r": self.response_url,
             "c": self.cursor,
+            "y": _typed_out(self.typed),
         }
         raw = _dump(data)
         if len(raw) > METADATA_LIMIT:  # give up the page refresh rather than the edit
-            raw = _dump({**data, "r": None, "c": None})
+            data = {**data, "r": None, "c": None}
+            raw = _dump(data)
+        if len(raw) > METADATA_LIMIT and data["y"]:  # then shorten what was typed, longest first
+            typed = dict(data["y"])
+            while len(raw) > METADATA_LIMIT:
+                key = max(typed, key=lambda k: len(typed[k]))
+                typed[key] = typed[key][: max(0, len(typed[key]) - (len(raw) - METADATA_LIMIT) - 1)] + "…"
+                raw = _dump({**data, "y": typed})
         return raw
 
     @classmethod
@@ -175,10 +189,29 @@ class EditMeta:
             updated=updated,
             response_url=_optional_text(data, "r", 1000),
             cursor=_optional_text(data, "c", BUTTON_VALUE_LIMIT),
+            typed=_typed_in(data.get("y")),
         )
 
     def with_updated(self, updated: datetime | None) -> EditMeta:
-        return EditMeta(self.tenant_id, self.txn_id, updated, self.response_url, self.cursor)
+        return replace(self, updated=updated)
+
+    def with_typed(self, typed: dict[str, str | None] | None) -> EditMeta:
+        return replace(self, typed=dict(typed) if typed else None)
+
+
+def _typed_out(typed: dict[str, str | None] | None) -> dict[str, str] | None:
+    if not typed:
+        return None
+    out = {short: str(typed.get(name) or "") for name, short in _TYPED_KEYS.items()}
+    return out if any(out.values()) else None
+
+
+def _typed_in(value: Any) -> dict[str, str | None] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise RefError("malformed y")
+    return {name: value.get(short) or "" for name, short in _TYPED_KEYS.items()}
 
 
 def is_slack_response_url(url: str | None, slack_api_url: str) -> bool:

@@ -1,38 +1,36 @@
 """Making untrusted text safe for Slack, and formatting money and dates the way bookkeepers read them.
 
-Pure functions only. Everything that came from Xero (contact names, references, descriptions,
-organisation names) or from a user goes through :func:`safe` before it lands in a ``mrkdwn`` text
-object, and through :func:`plain` before it lands in a ``plain_text`` one.
+Pure functions only. Text that came from Xero (contact names, references, account and
+organisation names) or from a user is shown in ``plain_text`` objects wherever Block Kit allows
+(section text and fields, context elements, headers, buttons, labels): Slack renders those
+literally, so a contact called ``*Star* Print Shop`` or ``<!channel> Events`` shows exactly as
+Xero has it, pings nobody, and nothing invisible is added to what a bookkeeper may copy back
+into Xero. :func:`plain` prepares such a value (one line, cut to length) and escapes nothing.
 
-Why this escaping, and what it deliberately does not do:
+Where mrkdwn is unavoidable (a sentence that also holds a ``<@user>`` mention, a ``<#channel>``
+link or a link to Xero, and the notification ``text`` of a message), :func:`safe` applies
+Slack's documented escaping and nothing more: ``& < >`` become ``&amp; &lt; &gt;``, which is
+what stops ``<!channel>``, ``<@U123>`` and ``<https://evil|bank>`` from pinging or linking.
+Slack documents no escape for ``* _ ~ ````` (a backslash does not work), so a name that happens
+to look like formatting may be shown formatted there — but every character is kept and no
+zero-width characters are inserted. Such text objects are sent with ``verbatim: true`` so Slack
+does not auto-link bare URLs or ``#names`` inside them either.
 
-* ``& < >`` become ``&amp; &lt; &gt;`` everywhere (Slack's own rule for any text field). That is
-  what stops ``<!channel>``, ``<@U123>``, ``<#C123>`` and ``<https://evil|bank>`` from pinging or
-  linking: without the angle brackets Slack sees ordinary text.
-* ``mrkdwn`` has no backslash escape for ``* _ ~ `````. A formatting marker only works at a word
-  boundary (``*bold*`` but not ``INV*42``), so :func:`safe` fences a marker with zero-width spaces
-  **only** where it touches a boundary. ``INV_0042`` and ``A*B`` keep their exact bytes (a
-  bookkeeper can copy them into Xero's search), while ``*URGENT*`` and ```rm``` show literally.
-* Line breaks and tabs inside one value collapse to a space so a hostile value cannot start a
-  ``>`` quote line or break a row's layout, and values are cut to a length the block allows.
-* Text objects carrying such values are sent with ``verbatim: true`` (see ``blocks.md``) so Slack
-  does not auto-link bare URLs or ``#channel`` names inside them either.
+Line breaks and tabs inside one value collapse to a space in both forms, so a hostile value
+cannot start a ``>`` quote line or break a row's layout.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUS = "\u2212"  # a real minus sign: readable, and not a markdown list marker
-ZWSP = "\u200b"
 ELLIPSIS = "…"
 
-_MARKERS = "*_~`"
 _WHITESPACE = re.compile(r"[\s\u2028\u2029]+")
-# A marker touching a word boundary: start/end of text, whitespace or punctuation on one side.
-_BOUNDARY_MARKER = re.compile(r"(?:^|(?<=[\s\W]))[*_~`]|[*_~`](?=$|[\s\W])")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -55,17 +53,8 @@ def truncate(text: str, limit: int) -> str:
     return text[: limit - 1].rstrip() + ELLIPSIS
 
 
-def _neutralise(text: str) -> str:
-    """Fence each boundary marker with zero-width spaces on both sides.
-
-    Whichever way Slack's parser classifies U+200B (word character or space), a marker fenced
-    like this is neither preceded nor followed by what formatting needs, so it shows literally.
-    """
-    return _BOUNDARY_MARKER.sub(lambda m: ZWSP + m.group(0) + ZWSP, text)
-
-
 def safe(text: str | None, limit: int = 300, *, empty: str = "—") -> str:
-    """An untrusted value ready for a ``mrkdwn`` text object: one line, cut, escaped, inert.
+    """An untrusted value for a ``mrkdwn`` text object: one line, cut, ``& < >`` escaped.
 
     ``limit`` counts the characters the user sees (before escaping adds entity characters), so a
     caller budgeting a 3,000-character section should allow for ``&amp;`` growth — the builders
@@ -76,20 +65,21 @@ def safe(text: str | None, limit: int = 300, *, empty: str = "—") -> str:
     cleaned = one_line(str(text))
     if not cleaned:
         return empty
-    return _neutralise(escape(truncate(cleaned, limit)))
+    return escape(truncate(cleaned, limit))
 
 
 def plain(text: str | None, limit: int = 300, *, empty: str = "—") -> str:
-    """An untrusted value for a ``plain_text`` object: one line, cut, ``& < >`` escaped.
+    """An untrusted value for a ``plain_text`` object: one line and cut, otherwise exactly as given.
 
-    ``plain_text`` never renders formatting or mentions, so only the entities are needed.
+    ``plain_text`` renders neither formatting nor mentions nor links, so nothing is escaped: a
+    ``&`` stays one character and ``<!channel>`` stays words.
     """
     if text is None:
         return empty
     cleaned = one_line(str(text))
     if not cleaned:
         return empty
-    return escape(truncate(cleaned, limit))
+    return truncate(cleaned, limit)
 
 
 def code(text: str, limit: int = 200) -> str:
@@ -116,9 +106,33 @@ def day_short(value: date | datetime) -> str:
     return f"{value.day} {value.strftime('%b')}"
 
 
-def moment(value: datetime) -> str:
-    """``12 Nov 2026 14:05 UTC`` for timestamps (UpdatedDateUTC, last refresh)."""
-    return f"{day(value)} {value.strftime('%H:%M')} UTC"
+def zone_of(name: str | None) -> ZoneInfo:
+    """An IANA zone by name, or UTC when there is none or it is unknown."""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return ZoneInfo("UTC")
+
+
+def moment(value: datetime, zone: str | None = None) -> str:
+    """``12 Nov 2026 14:05 NZDT`` — a timestamp (UpdatedDateUTC, a fix) in the organisation's zone.
+
+    Without a zone (or for a naive value) it is shown in UTC and says so.
+    """
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    local = value.astimezone(zone_of(zone))
+    label = local.strftime("%Z") or "UTC"
+    return f"{day(local)} {local:%H:%M} {label}"
+
+
+def clock_time(value: datetime, zone: str | None = None) -> str:
+    """``14:02`` in the organisation's zone, for "✓ by @bob 14:02"."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return f"{value.astimezone(zone_of(zone)):%H:%M}"
 
 
 def plural(count: int, noun: str, plural_noun: str | None = None) -> str:

@@ -77,11 +77,33 @@ def shown_text(message) -> str:
     return "\n".join(found)
 
 
+def mrkdwn_text(message) -> str:
+    found = [message["text"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("type") == "mrkdwn":
+                found.append(node["text"])
+            for key, value in node.items():
+                if key != "value":
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(message["blocks"])
+    return "\n".join(found)
+
+
 def test_hostile_text_pings_nobody_and_links_nowhere():
-    raw = shown_text(digest_message(content(5)))
+    message = digest_message(content(5))
+    # In mrkdwn (where a mention would ping) Xero's text never appears unescaped…
+    raw = mrkdwn_text(message)
     assert "<!channel>" not in raw
     assert "<https://evil.example" not in raw
-    assert "&lt;!channel&gt;" in raw
+    # …it is in plain_text objects, exactly as Xero has it, with nothing invisible added.
+    assert HOSTILE in shown_text(message)
+    assert "\u200b" not in json.dumps(message)
 
 
 def test_counts_totals_and_oldest_per_account():

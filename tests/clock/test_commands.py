@@ -66,7 +66,12 @@ class Responder:
 
     @property
     def last_text(self) -> str:
-        return "\n".join(b["text"]["text"] for b in self.sent[-1]["blocks"] if "text" in b)
+        found = []
+        for b in self.sent[-1]["blocks"]:
+            for obj in [b.get("text"), *(b.get("fields") or []), *(b.get("elements") or [])]:
+                if isinstance(obj, dict) and obj.get("type") in ("mrkdwn", "plain_text"):
+                    found.append(obj["text"])
+        return "\n".join(found)
 
 
 def run(world, user: str, channel: str, args: str) -> Responder:
@@ -114,7 +119,7 @@ def test_bad_argument_changes_nothing(world):
 def test_someone_without_xero_gets_the_connect_button(world):
     reply = run(world, "U0NOBODY", "C0BOOKS1", "on")
     buttons = [e for b in reply.sent[-1]["blocks"] if b["type"] == "actions" for e in b["elements"]]
-    assert buttons and buttons[0]["url"].startswith(world.xero.authorize_url)
+    assert buttons and buttons[0]["url"].startswith(world.settings.connect_start_url)
 
 
 def test_off_status_and_now(world):

@@ -42,11 +42,21 @@ def section_texts(message) -> str:
     return "\n".join(b["text"]["text"] for b in message.blocks if b.get("type") == "section")
 
 
+def shown(message) -> str:
+    """Every text object's text in the message's blocks (sections, fields, contexts)."""
+    found = []
+    for b in message.blocks:
+        for obj in [b.get("text"), *(b.get("fields") or []), *(b.get("elements") or [])]:
+            if isinstance(obj, dict) and obj.get("type") in ("mrkdwn", "plain_text"):
+                found.append(obj["text"])
+    return "\n".join(found)
+
+
 def account_section(message, name: str) -> str:
     return next(
         b["text"]["text"]
         for b in message.blocks
-        if b.get("type") == "section" and b["text"]["text"].startswith(f"*{tx.safe(name, 80)}*")
+        if b.get("type") == "section" and b["text"]["text"].startswith(tx.plain(name, 80) + " (")
     )
 
 
@@ -193,7 +203,7 @@ def test_bot_not_in_channel_dms_the_owner_once_and_keeps_the_subscription(world)
     world.clock.tick(at(day + timedelta(days=1), 9, 0, AKL))
     dms = world.slack.dms("U0ALICE")
     assert len(dms) == 1
-    assert "/invite @Recon" in dms[0].blocks[0]["text"]["text"]
+    assert "/invite @Recon" in shown(dms[0])
     assert ledger.get_subscription(world.db, sub.id) is not None
     world.slack.invite_bot("C01")
     world.clock.tick(at(day + timedelta(days=2), 9, 0, AKL))
@@ -215,7 +225,7 @@ def test_dead_grant_tells_the_channel_once_and_the_owner_gets_one_reconnect_dm(w
     dms = world.slack.dms("U0ALICE")
     assert len(dms) == 1
     [button] = buttons(dms[0], "recon_link_connect")
-    assert button["url"].startswith(world.xero.authorize_url)
+    assert button["url"].startswith(world.settings.connect_start_url)
     assert grants.get_grant(world.db, result.grant.id).status == "needs_reconnect"
     # Reconnecting makes the digest come back, and a later incident would be reported afresh.
     world.connect("U0ALICE")

@@ -90,7 +90,7 @@ def test_a_dead_refresh_token_gets_exactly_one_reconnect_dm(world):
     dms = world.slack.dms("U0ALICE")
     assert len(dms) == 1
     [url] = connect_button_urls(dms[0])
-    assert url.startswith(world.xero.authorize_url) and "state=" in url
+    assert url.startswith(world.settings.connect_start_url) and "state=" in url
     assert any(t["name"] in dms[0].blocks[0]["text"]["text"] for t in world.tenants)
     # The link works: reconnecting revives the grant, and a later incident gets a new DM.
     world.connect("U0ALICE")

@@ -121,3 +121,68 @@ def test_removing_a_subscription_removes_its_ledger(db):
     assert ledger.delete_subscriptions(db, [sub.id]) == 1
     assert ledger.get_subscription(db, sub.id) is None
     assert ledger.runs_for(db, [(sub.id, DAY)]) == {}
+
+
+def test_a_failed_runs_owner_is_told_once_even_by_two_clocks(db):
+    sub = subscribe(db).subscription
+    claim = ledger.claim_run(db, sub.id, DAY, now=lambda: T0)
+    wins = []
+    barrier = threading.Barrier(4)
+
+    def tell():
+        barrier.wait()
+        wins.append(ledger.claim_owner_notice(db, claim.run_id, now=lambda: T0))
+
+    threads = [threading.Thread(target=tell) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(wins) == [False, False, False, True]
+    ledger.release_owner_notice(db, claim.run_id)  # the DM certainly didn't go out: try again later
+    assert ledger.claim_owner_notice(db, claim.run_id, now=lambda: T0)
+
+
+def test_concurrent_fixes_each_move_the_posts_version_on(db):
+    sub = subscribe(db).subscription
+    claim = ledger.claim_run(db, sub.id, DAY, now=lambda: T0)
+    post_id = ledger.record_post(
+        db,
+        slack_team_id="T1",
+        channel_id="C1",
+        message_ts="1.2",
+        tenant_id="ten-1",
+        run_id=claim.run_id,
+        snapshot="{}",
+        transaction_ids=["a", "b", "a"],
+        now=lambda: T0,
+    )
+    ledger.mark_fixed(db, [post_id], "ten-1", "a", fixed_by="U1", reference="R1", now=lambda: T0)
+    ledger.mark_fixed(db, [post_id], "ten-1", "b", fixed_by="U2", reference=None, now=lambda: T0)
+    post, fixes = ledger.post_state(db, post_id)
+    assert post.version == 2
+    assert {(f.bank_transaction_id, f.fixed_by, f.reference) for f in fixes} == {
+        ("a", "U1", "R1"),
+        ("b", "U2", None),
+    }
+    assert ledger.posts_showing(db, "T1", "ten-1", "a", since=T0 + timedelta(days=1)) == []  # too old
+    assert ledger.posts_showing(db, "T2", "ten-1", "a", since=T0) == []  # another workspace's
+
+
+def test_kept_digest_messages_are_forgotten_once_too_old_to_redraw(db):
+    for n, age in enumerate((40, 31, 2)):
+        ledger.record_post(
+            db,
+            slack_team_id="T1",
+            channel_id="C1",
+            message_ts=f"{n}.0",
+            tenant_id="ten-1",
+            run_id=None,
+            snapshot="{}",
+            transaction_ids=["a"],
+            now=lambda age=age: T0 - timedelta(days=age),
+        )
+    assert ledger.forget_posts(db, before=T0 - timedelta(days=30)) == 2
+    assert [
+        p.message_ts for p in ledger.posts_showing(db, "T1", "ten-1", "a", since=T0 - timedelta(days=400))
+    ] == ["2.0"]

@@ -14,13 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 from zoneinfo import ZoneInfo
-
-import requests
 
 from bot.config import Settings
 from bot.demo.stack import bot_environ
+from bot.demo.xero_world import consent_after_sign_in
 from bot.jobs import Clock, slack_client
 from bot.sandbox.slack import SlackSandbox
 from bot.sandbox.xero import SandboxClock, XeroSandbox
@@ -83,13 +81,7 @@ class ClockWorld:
                 info = self.xero.add_user(email or f"{user.lower()}@example.com", user, "Test", tenant_ids)
                 self.people[user] = info["xero_user_id"]
         self.xero.login_as(self.people[user])
-        url = self.services.connect.consent_url(TEAM, user)
-        response = requests.get(url, allow_redirects=False, timeout=10)
-        assert response.status_code in (302, 303), response.text[:300]
-        params = parse_qs(urlparse(response.headers["Location"]).query)
-        return self.services.connect.complete_consent(
-            code=params["code"][0], state=params["state"][0], error=None
-        )
+        return consent_after_sign_in(self.services, TEAM, user)
 
     def use(self, user: str, tenant_id: str) -> None:
         self.services.connect.set_default(TEAM, user, tenant_id)

@@ -2,7 +2,8 @@
 
 The journey runs as a real subprocess (``python -m bot demo``) against the real pieces: the Xero
 sandbox, the Slack stand-in, the bot's web app and its clock, over 127.0.0.1. The script's own
-``expect`` lines check each outcome, so a zero exit status means every one of them was seen.
+``expect`` lines check each outcome, so a zero exit status means every one of them was seen. The
+same run, with time pinned, must be what docs/demo.md shows (see :mod:`bot.demo.walkthrough`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bot.demo import main
+import pytest
 
-JOURNEY = Path(__file__).with_name("journey.txt")
+from bot.demo import main, walkthrough
+
+ROOT = Path(__file__).resolve().parents[2]
+JOURNEY = ROOT / walkthrough.JOURNEY
+PAGE = ROOT / walkthrough.PAGE
 
 
 def run(script: str, tmp_path: Path, *extra: str) -> tuple[int, str]:
@@ -25,17 +30,26 @@ def run(script: str, tmp_path: Path, *extra: str) -> tuple[int, str]:
     return status, out.getvalue()
 
 
-def test_the_whole_journey_through_the_real_processes() -> None:
-    completed = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--script", str(JOURNEY)],
+@pytest.fixture(scope="module")
+def journey() -> subprocess.CompletedProcess[str]:
+    """One run of the journey as a real process, with the options docs/demo.md is made with."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--script", str(JOURNEY), *walkthrough.DEMO_OPTIONS],
         capture_output=True,
         text=True,
         timeout=180,
         check=False,
+        cwd=ROOT,
     )
-    out = completed.stdout
-    assert completed.returncode == 0, out[-3000:] + completed.stderr[-2000:]
+
+
+def test_the_whole_journey_through_the_real_processes(journey) -> None:
+    out = journey.stdout
+    assert journey.returncode == 0, out[-3000:] + journey.stderr[-2000:]
     assert "✓ script finished" in out
+    # The Connect button went through Sign in with Slack before Xero, and the page named Alice.
+    assert "Signed in to Slack as @alice → Xero consent → back to Recon" in out
+    assert "Connected for Alice Ng in Recon Demo." in out
     # What the script checked, seen from outside: the edit reached the sandbox and the audit log…
     assert "Reference:     INV-DEMO-1" in out
     assert '→ "INV-DEMO-1" · success' in out
@@ -43,6 +57,39 @@ def test_the_whole_journey_through_the_real_processes() -> None:
     assert "This transaction changed in Xero after you opened it, so nothing was changed." in out
     assert '→ "MINE" · conflict' in out
     assert "\x1b[" not in out  # not a terminal: no colour codes
+    # Time is pinned: Xero's history and Recon's audit log agree with the demo's clock.
+    assert "2026-11-28 18:45:40 UTC · API · Reference changed from 'INV-4248' to 'INV-DEMO-1'" in out
+    assert '2026-11-28 18:45:40 · @alice · Harbour Coffee Roasters · b899b7fd… · reference: "INV-4248"' in out
+
+
+def test_docs_demo_page_shows_what_the_journey_prints(journey) -> None:
+    assert journey.returncode == 0, "the journey failed; see the test above"
+    committed = PAGE.read_text(encoding="utf-8")
+    regenerated = walkthrough.render(committed, journey.stdout)
+    assert regenerated == committed, (
+        f"docs/demo.md is out of date with tests/demo/journey.txt; regenerate it with: "
+        f"{walkthrough.REGENERATE}\n\n{walkthrough.diff(committed, regenerated)[:6000]}"
+    )
+
+
+def test_the_page_quotes_steps_by_what_was_typed() -> None:
+    transcript = (
+        "banner\n@alice in #books> /recon help\nhelp text\n· ✓ expect: help\n# a comment\n"
+        "@alice in #books> press 1\none\ntwo\nthree\nfour\n✓ script finished: 2 step(s)\n"
+    )
+    page = (
+        "<!-- journey: press 1 | first 1, last 1 -->\nold\n<!-- /journey -->\n"
+        "<!-- journey: transcript -->\n<!-- /journey -->"
+    )
+    assert walkthrough.render(page, transcript) == (
+        "<!-- journey: press 1 | first 1, last 1 -->\n```\n@alice in #books> press 1\none\n…\nfour\n```\n"
+        "<!-- /journey -->\n<!-- journey: transcript -->\n```\nbanner\n@alice in #books> /recon help\n"
+        "help text\n# a comment\n@alice in #books> press 1\none\ntwo\nthree\nfour\n"
+        "✓ script finished: 2 step(s)\n```\n<!-- /journey -->"
+    )
+    # Excerpts follow the script's order: a step quoted twice must appear twice.
+    with pytest.raises(walkthrough.WalkthroughError, match="does not have after the previous quote"):
+        walkthrough.render(page.replace("transcript", "press 1"), transcript)
 
 
 def test_a_step_where_recon_reports_an_error_stops_the_script_with_a_failure(tmp_path: Path) -> None:
@@ -72,9 +119,9 @@ def test_an_expect_error_after_a_step_that_worked_fails(tmp_path: Path) -> None:
 
 
 def test_an_expectation_that_never_appears_fails(tmp_path: Path) -> None:
-    status, out = run("/recon help\nexpect Zephyr Plumbing\n", tmp_path)
+    status, out = run("/recon help\nexpect Olympus Mons Trading\n", tmp_path)
     assert status == 1
-    assert "expected to see “Zephyr Plumbing”, but it did not appear" in out
+    assert "expected to see “Olympus Mons Trading”, but it did not appear" in out
 
 
 def test_console_mistakes_are_explained_and_fail_a_script(tmp_path: Path) -> None:
@@ -103,3 +150,13 @@ def test_a_web_api_call_slack_refuses_fails_the_step(tmp_path: Path) -> None:
 
 def test_unreadable_script_file_is_a_usage_error(tmp_path: Path) -> None:
     assert main(["--script", str(tmp_path / "missing.txt")], out=io.StringIO()) == 2
+
+
+def test_the_result_views_done_button_can_be_pressed_in_the_console(tmp_path: Path) -> None:
+    script = (
+        "/recon connect\npress 1\n/recon search from:365d status:unreconciled\npress edit\n"
+        "fill reference DONE-1\nsubmit\nexpect Saved in\npress done\nexpect the modal closed\n"
+    )
+    status, out = run(script, tmp_path)
+    assert status == 0, out[-2000:]
+    assert "✓ expect: the modal closed" in out

@@ -43,8 +43,12 @@ def test_connect_shows_a_success_page_and_dms_the_organisations(stack: Stack, pe
     alice.command("/recon", "connect")
     message = ephemeral_with(stack, alice, "Connect to Xero")
     (connect_button,) = buttons(message, "recon_link_connect")
-    page = stack.follow_consent(connect_button["url"])
+    page = stack.follow_consent(connect_button["url"], alice)
     assert page.status_code == 200
+    assert (
+        f"Connected for <strong>{alice.user.real_name}</strong> in <strong>{stack.slack.team_name}"
+        in page.text
+    )
     names = [t["name"] for t in stack.xero.tenants]
     for name in names:
         assert name in page.text
@@ -64,7 +68,7 @@ def test_make_default_from_the_dm(stack: Stack, person):
     other = next(t["name"] for t in stack.xero.tenants if t["tenant_id"] == make_default["value"])
     alice.press(make_default["action_id"], on=dm)
     stack.slack.wait_for(
-        lambda: f"default organisation is *{other}*" in message_text(stack.slack.dms(alice.id)[-1])
+        lambda: f"default organisation is {other}" in message_text(stack.slack.dms(alice.id)[-1])
     )
     assert stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_name == other
 
@@ -73,10 +77,13 @@ def test_the_same_consent_link_cannot_be_used_twice(stack: Stack, person):
     bob = person("bob")
     bob.command("/recon", "connect")
     url = buttons(ephemeral_with(stack, bob, "Connect to Xero"), "recon_link_connect")[0]["url"]
-    first = stack.follow_consent(url)
+    browser = stack.browser(bob)
+    first = stack.follow_consent(url, bob, browser=browser)
     assert first.status_code == 200
-    again = requests.get(first.url, timeout=5)  # the browser's back button: same code, same state
+    again = browser.get(first.url, timeout=5)  # the browser's back button: same code, same state
     assert again.status_code == 400 and "already been used" in again.text
+    once_more = browser.get(url, timeout=5)  # the Connect button pressed again
+    assert once_more.status_code == 400 and "already been used" in once_more.text
 
 
 def test_a_forged_callback_gets_a_friendly_page_that_echoes_nothing(stack: Stack):
@@ -91,7 +98,9 @@ def test_no_grant_gets_the_consent_button(stack: Stack, person):
     carol = person("carol")
     carol.command("/recon", "search zephyr")
     message = ephemeral_with(stack, carol, "Connect to Xero")
-    assert buttons(message, "recon_link_connect")[0]["url"].startswith(stack.xero.authorize_url)
+    assert buttons(message, "recon_link_connect")[0]["url"].startswith(
+        f"{stack.bot_url}/connect/start?state="
+    )
 
 
 def test_unknown_subcommand_gets_help(stack: Stack, person):
@@ -127,13 +136,16 @@ def test_a_bad_query_names_the_token_and_shows_the_syntax(stack: Stack, person):
 
 
 def test_hostile_xero_data_is_shown_as_text(stack: Stack, person):
+    from bot.sandbox.slack.render import render_message
+
     alice = connected(stack, person, "alice")
     tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
     txn_id = _editable_txn(stack, tenant)
     stack.xero.modify_transaction(tenant, txn_id, Reference="<!channel> *PAY NOW*")
     message = search(stack, alice, "channel status:any from:2000-01-01")
-    text = text_of(message.blocks)
-    assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+    shown = render_message(message).text
+    assert "<!channel> *PAY NOW*" in shown  # as Xero has it: literal, pinging nobody
+    assert "@channel" not in shown
 
 
 # ------------------------------------------------------------------ editing
@@ -209,6 +221,8 @@ def test_a_conflict_changes_nothing_and_offers_xeros_current_values(stack: Stack
     reopened = edit_form(stack, alice)
     values = [b["element"].get("initial_value") for b in reopened.blocks if b["type"] == "input"]
     assert "CHANGED-IN-XERO" in values
+    # What Alice typed is still there to copy, beside Xero's current values.
+    assert "Your edit, not saved: Reference MY-EDIT" in text_of(reopened.blocks)
 
 
 def test_edit_command_opens_the_modal_for_the_default_org(stack: Stack, person):
@@ -266,7 +280,7 @@ def test_home_tab_is_published_with_status_and_default(stack: Stack, person):
     alice.open_home()
     home = stack.slack.wait_for(lambda: stack.slack.home(alice.id))
     text = text_of(home.blocks)
-    assert "*default*" in text and "connected" in text
+    assert "· default" in text and "connected" in text
     assert buttons(home, "recon_make_default")
 
 

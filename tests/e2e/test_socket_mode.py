@@ -9,7 +9,6 @@ import signal
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from bot.demo.stack import Stack
 from bot.sandbox.slack import SlackSandbox
@@ -51,7 +50,7 @@ def test_a_bookkeeper_uses_recon_over_socket_mode_and_it_stops_cleanly(bot: Stac
 
     alice.command("/recon", "connect")
     (connect,) = buttons(_ephemeral_with(bot, alice.id, "Connect to Xero"), "recon_link_connect")
-    page = requests.get(connect["url"], timeout=10, allow_redirects=True)
+    page = bot.follow_consent(connect["url"], alice)  # Sign in with Slack, then Xero
     assert page.status_code == 200 and page.url.startswith(f"{bot.bot_url}/xero/callback")
     assert "You can close this tab and return to Slack" in page.text
     dm = bot.slack.wait_for(lambda: bot.slack.dms(alice.id), timeout=10)[-1]

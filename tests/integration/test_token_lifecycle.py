@@ -38,13 +38,18 @@ def test_same_state_cannot_complete_twice(world):
     import requests
 
     from bot.services.errors import ConsentFailed
+    from bot.signin import SlackIdentity
 
-    url = world.services.connect.consent_url(TEAM, "U0ALICE")
+    browser = "B" * 43
+    url = world.services.connect.xero_consent_url_after_sign_in(
+        SlackIdentity("U0ALICE", TEAM), browser=browser
+    )
     location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
     params = {k: v[0] for k, v in parse_qs(urlparse(location).query).items()}
-    world.services.connect.complete_consent(code=params["code"], state=params["state"], error=None)
+    connect = world.services.connect
+    connect.complete_consent(code=params["code"], state=params["state"], error=None, browser=browser)
     with pytest.raises(ConsentFailed) as err:
-        world.services.connect.complete_consent(code=params["code"], state=params["state"], error=None)
+        connect.complete_consent(code=params["code"], state=params["state"], error=None, browser=browser)
     assert err.value.reason == "used"
 
 
@@ -87,7 +92,9 @@ def test_revoked_at_xero_means_reconnect_with_a_fresh_link(world):
     with pytest.raises(NotConnected) as err:
         _list_once(world)
     assert err.value.reconnect is True
-    assert "state=" in err.value.consent_url and err.value.consent_url.startswith(world.sb.url)
+    assert "state=" in err.value.consent_url and err.value.consent_url.startswith(
+        world.services.settings.connect_start_url
+    )
     assert grants.get_grant(world.db, result.grant.id).status == "needs_reconnect"
     # Asking again does not hammer Xero: the grant is known dead.
     before = len(world.refresh_requests())

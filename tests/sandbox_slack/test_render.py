@@ -166,3 +166,45 @@ def test_screen_shows_each_visible_change(ss: SlackSandbox, bot: FakeBot, client
     assert [item.kind for item in ss.events] == ["message", "view_opened"]
     assert screens[0] is not None and screens[0].text.startswith("SEARCH RESULTS")
     assert screens[1] is not None and "| Edit transaction |" in screens[1].text
+
+
+HOSTILE_NAMES = [
+    "*Star* Print Shop",
+    "<!channel> Events",
+    "_x_",
+    "~y~",
+    "`rm -rf`",
+    "&amp;",
+    "Smith & Jones <A>",
+]
+
+
+def test_plain_text_is_shown_exactly_as_sent_as_slack_does() -> None:
+    for name in HOSTILE_NAMES:
+        block = {"type": "section", "text": {"type": "plain_text", "text": name}}
+        assert render_message([block]).text == name
+    context = {"type": "context", "elements": [{"type": "plain_text", "text": "<!here> *bold*"}]}
+    assert render_message([context]).text == "  <!here> *bold*"  # no ping, no formatting
+    header = {"type": "header", "text": {"type": "plain_text", "text": "A &amp; B"}}
+    assert render_message([header]).text.splitlines()[0] == "A &AMP; B"  # headers are upper-cased
+
+
+def test_mrkdwn_formats_pings_and_decodes_entities_as_slack_does() -> None:
+    assert mrkdwn_to_text("*Star* Print Shop") == "Star Print Shop"  # bold: the markers go
+    assert mrkdwn_to_text("_x_ and ~y~") == "x and y"
+    assert mrkdwn_to_text("INV_0042 and A*B") == "INV_0042 and A*B"  # not at a word boundary
+    assert mrkdwn_to_text("<!channel> Events") == "@channel Events"  # a real ping
+    assert mrkdwn_to_text("&lt;!channel&gt; Events") == "<!channel> Events"  # escaped: just text
+    assert mrkdwn_to_text("&amp;amp; &amp;lt;") == "&amp; &lt;"  # decoded once, not twice
+    assert mrkdwn_to_text("run `*not bold*` now") == "run *not bold* now"  # code takes no formatting
+
+
+def test_fields_and_contexts_mix_both_kinds() -> None:
+    block = {
+        "type": "section",
+        "text": {"type": "plain_text", "text": "*Star* Print Shop"},
+        "fields": [{"type": "mrkdwn", "text": "*bold*"}, {"type": "plain_text", "text": "*literal*"}],
+    }
+    lines = render_message([block], width=60).text.splitlines()
+    assert lines[0] == "*Star* Print Shop"
+    assert lines[1].split() == ["bold", "*literal*"]

@@ -130,6 +130,8 @@ def test_cli_main_in_a_thread_serves_until_stopped() -> None:
                     "3",
                     "--redirect-uri",
                     "http://127.0.0.1:7000/cb",
+                    "--minute-limit",
+                    "600",
                 ],
                 stop=stop,
                 out=out,
@@ -148,6 +150,8 @@ def test_cli_main_in_a_thread_serves_until_stopped() -> None:
         assert settings["XERO_AUTHORIZE_URL"] == f"http://127.0.0.1:{port}/identity/connect/authorize"
         assert settings["XERO_CLIENT_ID"] == "recon-sandbox-client"
         assert settings["XERO_CLIENT_SECRET"] == "recon-sandbox-secret"
+        summary = requests.get(f"{settings['XERO_API_URL']}/_sandbox", timeout=5).json()
+        assert summary["settings"]["minute_limit"] == 600
         response = requests.get(
             settings["XERO_AUTHORIZE_URL"],
             params={

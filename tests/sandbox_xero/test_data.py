@@ -128,3 +128,12 @@ def test_ticking_clock_moves_with_real_time_and_advance() -> None:
     assert clock.now() - first >= timedelta(hours=1)
     frozen = SandboxClock(start=START, ticking=False)
     assert frozen.now() == START
+
+
+def test_transactions_is_every_transaction_as_get_shows_it() -> None:
+    sb = XeroSandbox(seed=5, transactions=120, organisations=1, clock=frozen_clock())
+    tenant = sb.tenants[0]["tenant_id"]
+    made = sb.create_transaction(tenant, contact="Telstra", amount=5)
+    everything = sb.transactions(tenant)
+    assert everything == [sb.get_transaction(tenant, i) for i in sb.transaction_ids(tenant)]
+    assert len(everything) == 121 and everything[-1] == made

@@ -9,11 +9,13 @@ from typing import Any
 from unittest.mock import Mock
 
 from bot.sandbox.slack.validate import problems
+from bot.services.digest import FixShown
 from bot.services.edit import validate
 from bot.services.query import parse_query
 from bot.services.search import SearchResult
 from bot.xero.models import BankTransaction
 from storage.grants import TenantView
+from storage.organisations import OrganisationView
 
 TENANT_A = "70784a63-d24b-46a9-a4db-0e70a274b056"
 TENANT_B = "c0ffee00-d24b-46a9-a4db-0e70a274b057"
@@ -95,15 +97,42 @@ class Immediate:
         return future
 
 
+SHORT_CODE = "!hcr01"
+
+
+def organisation(tenant_id: str = TENANT_A, **kw: Any) -> OrganisationView:
+    values: dict[str, Any] = {
+        "tenant_id": tenant_id,
+        "name": "Harbour Coffee Roasters",
+        "short_code": SHORT_CODE,
+        "country_code": "NZ",
+        "timezone": "Pacific/Auckland",
+        "base_currency": "NZD",
+        "fetched_at": UPDATED,
+    }
+    values.update(kw)
+    return OrganisationView(**values)
+
+
 def services(**parts: Any) -> SimpleNamespace:
-    """The services facade with plain mocks; edit.validate is the real (pure) one."""
+    """The services facade with plain mocks; edit.validate is the real (pure) one.
+
+    ``connect.organisation`` answers with Harbour's details (ShortCode, zone) unless a test says
+    otherwise; ``connect.take_waiting_views`` with nothing."""
     connect = parts.pop("connect", Mock(name="connect"))
+    connect.organisation.return_value = organisation()
+    connect.take_waiting_views.return_value = []
     edit = parts.pop("edit", Mock(name="edit"))
     edit.validate = validate
+    digest = parts.pop("digest", Mock(name="digest"))
+    digest.show_fix.return_value = FixShown()
+    digest.subscriptions.return_value = []
     return SimpleNamespace(
         connect=connect,
+        digest=digest,
         search=parts.pop("search", Mock(name="search")),
         edit=edit,
+        signin=parts.pop("signin", Mock(name="signin")),
         executor=parts.pop("executor", Immediate()),
         settings=SimpleNamespace(slack_api_url="https://slack.com/api/"),
         **parts,

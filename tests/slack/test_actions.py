@@ -84,23 +84,26 @@ def test_edit_button_opens_at_once_and_loads_with_the_pressers_own_grant():
     )
     client.views_open.assert_called_once()
     assert client.views_open.call_args.kwargs["trigger_id"] == "trig-9"
-    svc.connect.require_tenant.assert_called_once_with("T1", "U2", TENANT_A)
+    svc.edit.load.assert_called_once_with("T1", "U2", TENANT_A, TXN_ID)
     update = client.views_update.call_args.kwargs
     meta = EditMeta.decode(update["view"]["private_metadata"])
     assert meta == EditMeta(TENANT_A, TXN_ID, UPDATED, "https://hooks.slack.com/a/1", "CUR1")
     assert_slack_accepts(update["view"], "modal")
 
 
-def test_edit_button_of_someone_elses_org_gets_consent_in_the_modal():
+def test_edit_button_without_a_connection_gets_consent_in_the_modal_which_waits_for_it():
     svc = services()
-    svc.connect.require_tenant.side_effect = NotConnected(CONSENT)
+    svc.edit.load.side_effect = NotConnected(CONSENT)
     client = client_with_view()
     value = EditRef(TENANT_A, TXN_ID).encode()
     actions.on_edit(svc, Handoff(svc.executor), ack=Mock(), body=press(value), client=client, respond=Mock())
     view = client.views_update.call_args.kwargs["view"]
     assert_slack_accepts(view, "modal")
-    assert CONSENT in all_text(view)
-    svc.edit.load.assert_not_called()
+    assert CONSENT in all_text(view) and "I've connected" in all_text(view)
+    # Remembered, so the consent callback can fill this very modal in.
+    team, user, view_id, payload = svc.connect.wait_for_connection.call_args.args
+    assert (team, user, view_id) == ("T1", "U2", "V1")
+    assert EditMeta.decode(payload).txn_id == TXN_ID
 
 
 def test_not_editable_is_said_in_the_modal_not_as_an_error_dialog():
@@ -158,7 +161,7 @@ def test_make_default_from_the_dm_rebuilds_the_dm():
     actions.on_make_default(svc, Handoff(svc.executor), ack=Mock(), body=body, client=Mock(), respond=respond)
     svc.connect.set_default.assert_called_once_with("T1", "U2", TENANT_B)
     reply = respond.call_args.kwargs
-    assert reply["replace_original"] is True and "default organisation is *Kestrel*" in all_text(reply)
+    assert reply["replace_original"] is True and "default organisation is Kestrel" in all_text(reply)
 
 
 def test_make_default_from_home_republishes_home():
@@ -189,7 +192,7 @@ def test_confirmed_disconnect_runs_and_reports_the_names():
     body = press(DisconnectRef("Harbour").encode())
     actions.on_disconnect(svc, Handoff(svc.executor), ack=Mock(), body=body, respond=respond)
     svc.connect.disconnect.assert_called_once_with("T1", "U2", "Harbour")
-    assert "Disconnected *Harbour Coffee Roasters*" in all_text(respond.call_args.kwargs)
+    assert "Disconnected Harbour Coffee Roasters" in all_text(respond.call_args.kwargs)
 
 
 def test_link_buttons_are_acked_and_ignored():
@@ -234,8 +237,10 @@ def test_invalid_input_is_reported_in_the_ack_keyed_by_block_id():
     svc.edit.save.assert_not_called()
 
 
-def outcome(kind, before=None, after=None, message="", history=False):
-    return SimpleNamespace(kind=kind, before=before, after=after, message=message, history_added=history)
+def outcome(kind, before=None, after=None, message="", history=False, warnings=()):
+    return SimpleNamespace(
+        kind=kind, before=before, after=after, message=message, history_added=history, warnings=warnings
+    )
 
 
 def test_valid_input_acks_saving_then_saves_with_the_version_seen_and_shows_the_result():
@@ -268,6 +273,10 @@ def test_valid_input_acks_saving_then_saves_with_the_version_seen_and_shows_the_
     }
     final = client.views_update.call_args.kwargs
     assert final["view_id"] == "V1" and "OLD → NEW-1" in all_text(final["view"])
+    # The fix is shown in the digests that list it, as the one who saved it.
+    svc.digest.show_fix.assert_called_once()
+    assert svc.digest.show_fix.call_args.kwargs["fixed_by"] == "U1"
+    assert svc.digest.show_fix.call_args.kwargs["reference"] == "NEW-1"
 
 
 def test_after_saving_the_search_message_is_refreshed_via_its_response_url(monkeypatch):
@@ -304,9 +313,15 @@ def test_conflict_changes_nothing_and_shows_both_versions():
     editing.handle_submission(
         svc, Handoff(svc.executor), ack=Mock(), body=body, view=view, client=client, context=None
     )
-    text = all_text(client.views_update.call_args.kwargs["view"])
+    shown = client.views_update.call_args.kwargs["view"]
+    text = all_text(shown)
     assert "MINE" in text and "THEIRS" in text and "nothing was changed" in text
     svc.search.page.assert_not_called()
+    svc.digest.show_fix.assert_not_called()
+    # What was typed travels with the conflict view, for "Reopen with Xero's current values".
+    assert EditMeta.decode(shown["private_metadata"]).typed["reference"] == "MINE"
+    # The time is the organisation's, not UTC.
+    assert "NZDT" in text and "UTC" not in text
 
 
 def test_a_failed_save_says_nothing_was_changed():
@@ -321,19 +336,37 @@ def test_a_failed_save_says_nothing_was_changed():
     assert "Nothing was changed" in all_text(client.views_update.call_args.kwargs["view"])
 
 
-def test_reload_fills_the_same_modal_with_xeros_current_values():
+def test_reload_fills_the_same_modal_with_xeros_current_values_beside_what_was_typed():
     svc = services()
     svc.connect.require_tenant.return_value = org()
     svc.edit.load.return_value = SimpleNamespace(txn=txn(Reference="THEIRS"), org=org())
-    meta = EditMeta(TENANT_A, TXN_ID, UPDATED, None, None)
+    typed = {"reference": "MINE", "url": "https://example.com/mine", "note": "matched to the invoice"}
+    meta = EditMeta(TENANT_A, TXN_ID, UPDATED, None, None, typed)
     client = Mock()
     body = press(
         view={"id": "V1", "hash": "h3", "type": "modal", "private_metadata": meta.encode()}, response_url=None
     )
     actions.on_edit_reload(svc, Handoff(svc.executor), ack=Mock(), body=body, client=client)
     view = client.views_update.call_args.kwargs["view"]
+    assert_slack_accepts(view, "modal")
     assert view["submit"]["text"] == "Save"
     assert "THEIRS" in [b["element"].get("initial_value") for b in view["blocks"] if b["type"] == "input"]
+    text = all_text(view)
+    assert "MINE" in text and "https://example.com/mine" in text and "matched to the invoice" in text
+    # The form's own metadata no longer carries the old typing (a new save starts afresh).
+    assert EditMeta.decode(view["private_metadata"]).typed is None
+
+
+def test_a_reload_press_with_damaged_metadata_is_answered_in_the_modal():
+    # Before: EditMeta.decode raised in the listener, Bolt logged it and the modal stayed put.
+    svc = services()
+    client = Mock()
+    body = press(view={"id": "V1", "type": "modal", "private_metadata": "{not json"}, response_url=None)
+    actions.on_edit_reload(svc, Handoff(svc.executor), ack=Mock(), body=body, client=client)
+    view = client.views_update.call_args.kwargs["view"]
+    assert client.views_update.call_args.kwargs["view_id"] == "V1"
+    assert "out of date or damaged" in all_text(view)
+    svc.edit.load.assert_not_called()
 
 
 # ------------------------------------------------------------------ home
@@ -350,3 +383,51 @@ def test_home_is_published_only_for_the_home_tab(tab, published):
         view = client.views_publish.call_args.kwargs["view"]
         assert_slack_accepts(view, "home")
         assert CONSENT in all_text(view)
+
+
+def test_a_home_that_cannot_be_built_says_so_in_the_tab():
+    # Before: the database error escaped the event listener; Bolt logged it and the tab stayed blank.
+    svc = services()
+    svc.connect.organisations.side_effect = RuntimeError("database is locked")
+    client = Mock()
+    events.on_app_home_opened(svc, event={"user": "U1", "tab": "home"}, body={"team_id": "T1"}, client=client)
+    view = client.views_publish.call_args.kwargs["view"]
+    assert_slack_accepts(view, "home")
+    assert client.views_publish.call_args.kwargs["user_id"] == "U1"
+    assert "Something went wrong on Recon's side (reference" in all_text(view)
+
+
+def test_a_submission_that_fails_before_its_ack_is_answered_in_the_modal():
+    # A view without an id (or any surprise before the ack) used to escape to Bolt's log.
+    from bot.slack import views
+
+    svc = services()
+    body, view = submission()
+    del view["id"]
+    ack = Mock()
+    views.on_edit_submitted(
+        svc, Handoff(svc.executor), ack=ack, body=body, view=view, client=Mock(), context=None
+    )
+    kwargs = ack.call_args.kwargs
+    assert kwargs["response_action"] == "update"
+    assert_slack_accepts(kwargs["view"], "modal")
+    assert "Something went wrong on Recon's side" in all_text(kwargs["view"])
+    svc.edit.save.assert_not_called()
+
+
+def test_saved_stays_saved_when_the_modal_notes_fail_afterwards():
+    svc = services()
+    svc.connect.require_tenant.return_value = org()
+    svc.edit.save.return_value = outcome(
+        "saved", txn(Reference="OLD"), txn(Reference="NEW-1"), "Saved.", warnings=("audit row lost",)
+    )
+    svc.digest.show_fix.side_effect = RuntimeError("slack down")
+    body, view = submission(meta=EditMeta(TENANT_A, TXN_ID, UPDATED, None, None))
+    client = Mock()
+    editing.handle_submission(
+        svc, Handoff(svc.executor), ack=Mock(), body=body, view=view, client=client, context=None
+    )
+    shown = [all_text(c.kwargs["view"]) for c in client.views_update.call_args_list]
+    assert all("Nothing was changed" not in text for text in shown)
+    assert "✅ Saved" in shown[-1] and "audit row lost" in shown[-1]
+    assert "daily digest that lists this transaction couldn't be updated" in shown[-1]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from unittest.mock import Mock
 
 import pytest
 
+from bot.services.connect import DisconnectPreview
 from bot.services.errors import NotConnected, OrgAmbiguous
 from bot.slack import commands
 from bot.slack.commands import Command, handle_recon
@@ -94,7 +96,7 @@ def test_use_matches_names_as_typed_not_as_slack_escaped_them():
     cmd = make(svc)
     handle_recon(cmd, 'use "Smith &amp; Co"')
     svc.connect.use_org.assert_called_once_with("T1", "U1", "Smith & Co")
-    assert "Smith &amp; Co* is now your default" in all_text(responded(cmd))
+    assert "✓ Smith & Co is now your default" in all_text(responded(cmd))
 
 
 def test_use_ambiguous_lists_the_matches():
@@ -168,6 +170,63 @@ def test_search_rate_limited_says_how_long_to_wait():
     assert "try again in 37 s" in all_text(responded(cmd))
 
 
+def test_search_with_an_org_that_is_not_one_of_yours_says_so_instead_of_searching_it():
+    svc = services()
+    svc.connect.organisations.return_value = [org(), org("Kestrel Design Studio", TENANT_B)]
+    svc.connect.find_orgs.return_value = []
+    cmd = make(svc)
+    handle_recon(cmd, "search org:acme zephyr")
+    text = all_text(acked(cmd))
+    assert "Searching" not in text
+    assert "No connected organisation matches “acme”" in text and "Kestrel Design Studio" in text
+    svc.search.search.assert_not_called()
+
+
+def test_a_database_failure_before_the_ack_is_answered_in_the_ack():
+    # Before: _org_label's read raised inside the listener; Slack showed "dispatch_failed".
+    svc = services()
+    svc.connect.default_org.side_effect = RuntimeError("could not connect to server")
+    cmd = make(svc)
+    commands.run_guarded(cmd, "search zephyr")
+    reply = acked(cmd)
+    assert_slack_accepts(reply)
+    assert "Something went wrong on Recon's side (reference" in all_text(reply)
+    assert "could not connect" not in all_text(reply)
+    svc.search.search.assert_not_called()
+
+
+def test_any_failure_of_a_subcommand_is_answered(monkeypatch):
+    # Before the ack: in the ack. After it: through the response_url. Never left for Bolt to log.
+    def broken(cmd, args):
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(commands.SUBCOMMANDS, "orgs", broken)
+    cmd = make()
+    commands.run_guarded(cmd, "orgs")
+    assert "Something went wrong" in all_text(acked(cmd))
+
+    def after_ack(cmd, args):
+        cmd.ack()
+        raise RuntimeError("boom")
+
+    monkeypatch.setitem(commands.SUBCOMMANDS, "orgs", after_ack)
+    cmd = make()
+    commands.run_guarded(cmd, "orgs")
+    cmd.ack.assert_called_once_with()
+    assert "Something went wrong" in all_text(responded(cmd))
+
+
+def test_edit_with_org_opens_the_modal_for_that_organisation():
+    svc = services()
+    svc.connect.resolve_org.return_value = org("Kestrel Design Studio", TENANT_B)
+    svc.edit.load.return_value = Mock(txn=search_result().rows[0], org=org("Kestrel Design Studio", TENANT_B))
+    cmd = make(svc)
+    cmd.client.views_open.return_value = {"view": {"id": "V1", "hash": "h1"}}
+    handle_recon(cmd, f'edit {TXN_ID} org:"Kestrel Design"')
+    svc.connect.resolve_org.assert_called_once_with("T1", "U1", "Kestrel Design")
+    svc.edit.load.assert_called_once_with("T1", "U1", TENANT_B, TXN_ID)
+
+
 def test_search_with_org_names_the_matching_org_in_the_ack():
     svc = services()
     svc.connect.find_orgs.return_value = [org("Kestrel Design Studio", TENANT_B)]
@@ -202,24 +261,32 @@ def test_edit_opens_the_modal_before_touching_xero_then_fills_it():
     cmd.client.views_open.side_effect = lambda **kw: (
         order.append("views.open") or {"view": {"id": "V1", "hash": "h1"}}
     )
-    svc.connect.require_tenant.side_effect = lambda *a: order.append("xero") or org()
-    svc.edit.load.return_value = Mock(txn=search_result().rows[0], org=org())
+    form = Mock(txn=search_result().rows[0], org=org())
+    svc.edit.load.side_effect = lambda *a: order.append("xero") or form
     handle_recon(cmd, f"edit {TXN_ID.upper()}")
-    assert order[0] == "views.open"
-    svc.edit.load.assert_called_once_with("T1", "U1", org().tenant_id, TXN_ID)
+    assert order == ["views.open", "xero"]
+    # No organisation named: the service looks in the default, then in the user's others.
+    svc.edit.load.assert_called_once_with("T1", "U1", None, TXN_ID)
     update = cmd.client.views_update.call_args.kwargs
     assert update["view_id"] == "V1" and update["hash"] == "h1"
     assert_slack_accepts(update["view"], "modal")
 
 
-def test_disconnect_asks_for_confirmation_first():
+def test_disconnect_asks_for_confirmation_first_naming_the_digests_it_removes():
     svc = services()
     svc.connect.organisations.return_value = [org()]
-    svc.connect.resolve_org.return_value = org()
+    digests = [SimpleNamespace(tenant_name="Harbour Coffee Roasters", channel_id="C0BOOKS")]
+    svc.connect.disconnect_preview.return_value = DisconnectPreview(
+        "Harbour Coffee Roasters", ["Harbour Coffee Roasters"], digests
+    )
     cmd = make(svc)
     handle_recon(cmd, "disconnect harbour")
+    svc.connect.disconnect_preview.assert_called_once_with("T1", "U1", "harbour")
     reply = responded(cmd)
-    assert "Disconnect *Harbour Coffee Roasters* from Recon?" in all_text(reply)
+    assert_slack_accepts(reply)
+    assert "Disconnect Harbour Coffee Roasters from Recon?" in all_text(reply)
+    dialog = reply["blocks"][-1]["elements"][0]["confirm"]["text"]["text"]
+    assert "Daily digest stops: Harbour Coffee Roasters in <#C0BOOKS>." in dialog
     svc.connect.disconnect.assert_not_called()
 
 

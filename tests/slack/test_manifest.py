@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.config import SLACK_SIGNIN_CALLBACK_PATH
+from bot.signin.client import SCOPES as SIGN_IN_SCOPES
 from bot.slack.refs import COMMAND
 from bot.web import EVENTS_PATH
 
@@ -31,6 +33,19 @@ def test_manifest_declares_the_command_home_and_minimal_scopes(name):
     info = manifest["display_information"]
     assert len(info["name"]) <= 35 and len(info["description"]) <= 140
     assert 174 <= len(info["long_description"]) <= 4000
+
+
+@pytest.mark.parametrize("name", ["manifest.yml", "manifest.socket-mode.yml"])
+def test_manifest_lets_slack_send_sign_in_back_to_recon(name):
+    oauth = load(name)["oauth_config"]
+    # Slack's manifest schema: only these keys, redirect_urls unique strings of at most 2500.
+    assert set(oauth) <= {"redirect_urls", "scopes", "token_management_enabled", "pkce_enabled"}
+    urls = oauth["redirect_urls"]
+    assert urls and len(urls) == len(set(urls)) and all(len(u) <= 2500 and "#" not in u for u in urls)
+    # Slack demands https, and the URL must be the one Recon sends (no subdirectory games).
+    assert urls == ["https://YOUR-HOST" + SLACK_SIGNIN_CALLBACK_PATH]
+    # Exactly the user scopes Recon asks Slack for; Sign in with Slack scopes can't be mixed with others.
+    assert oauth["scopes"]["user"] == list(SIGN_IN_SCOPES) and "openid" in oauth["scopes"]["user"]
 
 
 def test_http_manifest_sends_everything_to_the_events_path():

@@ -9,7 +9,7 @@ import pytest
 
 from bot.slack import text as tx
 
-ZW = tx.ZWSP
+INVISIBLE = ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff")
 
 
 def test_mentions_and_links_lose_their_angle_brackets():
@@ -22,19 +22,23 @@ def test_ampersand_is_escaped_once():
     assert tx.safe("Smith & Co") == "Smith &amp; Co"
 
 
-@pytest.mark.parametrize("hostile", ["*URGENT*", "_pay now_", "~void~", "`code`", "**x**"])
-def test_formatting_markers_at_word_boundaries_are_fenced(hostile):
+@pytest.mark.parametrize(
+    "hostile", ["*URGENT*", "_pay now_", "~void~", "`code`", "**x**", "*Star* Print Shop", "INV_0042", "A*B"]
+)
+def test_mrkdwn_escaping_keeps_every_character_and_adds_nothing_invisible(hostile):
+    # Slack documents escapes for & < > only (a backslash does not escape * _ ~ `), so the
+    # characters are kept as they are: copied back into Xero they are exactly Xero's.
     out = tx.safe(hostile)
-    # Every marker that opens or closes a word is fenced by zero-width spaces on both sides.
-    for i, ch in enumerate(out):
-        if ch in "*_~`":
-            assert out[i - 1] == ZW and out[i + 1] == ZW, (hostile, out)
-    assert out.replace(ZW, "") == hostile
+    assert out == hostile
+    assert not any(ch in out for ch in INVISIBLE)
 
 
-@pytest.mark.parametrize("reference", ["INV_0042", "A*B", "x~y", "PO_2024_11"])
-def test_markers_inside_words_keep_their_exact_bytes(reference):
-    assert tx.safe(reference) == reference
+@pytest.mark.parametrize(
+    "value",
+    ["*Star* Print Shop", "<!channel> Events Ltd", "_x_", "~y~", "`rm -rf`", "&amp;", "Smith & Jones <A>"],
+)
+def test_plain_text_values_are_exactly_xeros(value):
+    assert tx.plain(value) == value
 
 
 def test_line_breaks_collapse_so_a_value_cannot_start_a_quote_line():
@@ -74,6 +78,16 @@ def test_dates_are_unambiguous_without_leading_zeros():
     assert tx.day(date(2026, 11, 2)) == "2 Nov 2026"
     assert tx.day_short(date(2026, 3, 9)) == "9 Mar"
     assert tx.moment(datetime(2026, 11, 12, 14, 5)) == "12 Nov 2026 14:05 UTC"
+
+
+def test_moments_are_shown_in_the_organisations_zone():
+    from datetime import UTC
+
+    instant = datetime(2026, 11, 12, 1, 5, tzinfo=UTC)
+    assert tx.moment(instant, "Pacific/Auckland") == "12 Nov 2026 14:05 NZDT"
+    assert tx.moment(instant, "Europe/London") == "12 Nov 2026 01:05 GMT"
+    assert tx.moment(instant, "Not/AZone") == "12 Nov 2026 01:05 UTC"
+    assert tx.clock_time(instant, "Pacific/Auckland") == "14:05"
 
 
 def test_human_list():

@@ -2,9 +2,17 @@
 
 The demo console prints what a Slack user would see and lets the person at the keyboard
 "press 3"; tests assert on the same text. Pure functions only: no I/O, no sandbox state.
-Mentions are shown the way Slack shows them (`<!channel>` becomes `@channel`), while text the
-app escaped (`&lt;!channel&gt;`) stays literal — so a test can tell a real ping from a
-harmless string.
+
+The two kinds of text object are rendered the way Slack treats them
+(https://api.slack.com/reference/surfaces/formatting):
+
+* ``mrkdwn``: ``<…>`` is a link or a mention (``<!channel>`` becomes ``@channel``, a ping),
+  ``*bold*``, ``_italic_`` and ``~strike~`` lose their markers (they only work at word
+  boundaries), text inside a ``code span`` takes no other formatting, and the three entities
+  ``&amp; &lt; &gt;`` are decoded — so text the app escaped (``&lt;!channel&gt;``) shows as
+  harmless characters, and a test can tell a real ping from a string.
+* ``plain_text``: shown exactly as sent — no formatting, no mentions, no links, no entity
+  decoding — which is what makes it the right home for names that came from Xero.
 """
 
 from __future__ import annotations
@@ -51,9 +59,17 @@ class Rendered:
 
 # ------------------------------------------------------------------------ mrkdwn
 _LINK = re.compile(r"<([^<>]+)>")
+_CODE = re.compile(r"`([^`\n]+)`")
+_ENTITY = re.compile(r"&(amp|lt|gt);")
+_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _BOLD = re.compile(r"(?<![\w*])\*(?!\s)([^*\n]+?)(?<!\s)\*(?![\w*])")
 _ITALIC = re.compile(r"(?<![\w_])_(?!\s)([^_\n]+?)(?<!\s)_(?![\w_])")
 _STRIKE = re.compile(r"(?<![\w~])~(?!\s)([^~\n]+?)(?<!\s)~(?![\w~])")
+
+
+def _decode(text: str) -> str:
+    """Slack's three entities, in one pass (``&amp;lt;`` is the text ``&lt;``, not ``<``)."""
+    return _ENTITY.sub(lambda m: _ENTITIES[m.group(1)], text)
 
 
 def mrkdwn_to_text(text: str, names: Mapping[str, str] | None = None) -> str:
@@ -78,15 +94,25 @@ def mrkdwn_to_text(text: str, names: Mapping[str, str] | None = None) -> str:
             return f"{label} ({target})"
         return target.removeprefix("mailto:")
 
-    out = _LINK.sub(link, text)
-    out = _BOLD.sub(r"\1", out)
-    out = _ITALIC.sub(r"\1", out)
-    out = _STRIKE.sub(r"\1", out)
-    return out.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    def formatted(part: str) -> str:
+        out = _LINK.sub(link, part)
+        out = _BOLD.sub(r"\1", out)
+        out = _ITALIC.sub(r"\1", out)
+        out = _STRIKE.sub(r"\1", out)
+        return _decode(out)
+
+    pieces: list[str] = []
+    last = 0
+    for match in _CODE.finditer(text):
+        pieces.append(formatted(text[last : match.start()]))
+        pieces.append(_decode(match.group(1)))  # inline code: no other formatting
+        last = match.end()
+    pieces.append(formatted(text[last:]))
+    return "".join(pieces)
 
 
 def text_of(obj: Any, names: Mapping[str, str] | None = None) -> str:
-    """A text object (plain_text or mrkdwn) as readable text."""
+    """A text object as readable text: mrkdwn rendered, plain_text exactly as sent."""
     if isinstance(obj, str):
         return obj
     if not isinstance(obj, dict):
@@ -94,7 +120,7 @@ def text_of(obj: Any, names: Mapping[str, str] | None = None) -> str:
     raw = str(obj.get("text", ""))
     if obj.get("type") == "mrkdwn":
         return mrkdwn_to_text(raw, names)
-    return raw.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    return raw
 
 
 # --------------------------------------------------------------------- rendering

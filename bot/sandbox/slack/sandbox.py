@@ -18,6 +18,7 @@ from bot.sandbox.slack import delivery as wire
 from bot.sandbox.slack.actors import SandboxUser
 from bot.sandbox.slack.delivery import Delivery, Forge
 from bot.sandbox.slack.models import Channel, Clock, InvalidPayload, Message, User, View, Visible
+from bot.sandbox.slack.openid import AUTHORIZE_PATH, SIGNIN_PATH, OpenIDProvider
 from bot.sandbox.slack.payloads import Team
 from bot.sandbox.slack.render import Rendered, render_message, render_view
 from bot.sandbox.slack.server import BackgroundServer
@@ -32,6 +33,8 @@ SANDBOX_SIGNING_SECRET = "sandbox-signing-secret"
 SANDBOX_BOT_TOKEN = "xoxb-sandbox"
 SANDBOX_VERIFICATION_TOKEN = "sandbox-verification-token"
 SANDBOX_APP_TOKEN = "xapp-1-sandbox"
+SANDBOX_CLIENT_ID = "1000000001.2000000002"
+SANDBOX_CLIENT_SECRET = "0c5e2b9a7d414f6e8a3b1c2d3e4f5a6b"  # 32 hex characters, as Slack issues
 T = TypeVar("T")
 
 
@@ -54,6 +57,10 @@ class SlackSandbox:
         sign_clock: Clock | None = None,
         app_token: str = SANDBOX_APP_TOKEN,
         socket_mode: bool = False,
+        team_name: str = "Recon Sandbox",
+        client_id: str = SANDBOX_CLIENT_ID,
+        client_secret: str = SANDBOX_CLIENT_SECRET,
+        id_token_clock: Clock | None = None,
     ) -> None:
         """`clock` is Slack's own clock (trigger and response_url expiry, ts values); tests may
         move it. `sign_clock` stamps `X-Slack-Request-Timestamp` and defaults to the wall clock,
@@ -62,6 +69,10 @@ class SlackSandbox:
         `socket_mode` is the app's "Enable Socket Mode" switch: when on, deliveries go to the
         app's WebSocket connection (opened via `apps.connections.open` with `app_token`)
         instead of being POSTed to `bot_url`. It may be flipped at any time.
+
+        `client_id`/`client_secret` are the app's credentials for Sign in with Slack (`openid`),
+        whose ID tokens `id_token_clock` stamps (the wall clock unless a harness's bot follows
+        another); `team_name` is the workspace's name as Slack shows it.
         """
         self.signing_secret = signing_secret
         self.bot_token = bot_token
@@ -80,6 +91,14 @@ class SlackSandbox:
         self.socket_mode = socket_mode
         self.api = WebApi(self.workspace, bot_token=bot_token, app_token=app_token)
         self.api.open_socket = self._open_socket
+        self.openid = OpenIDProvider(
+            self.workspace,
+            client_id=client_id,
+            client_secret=client_secret,
+            team_name=team_name,
+            id_token_clock=id_token_clock or time.time,
+        )
+        self.api.openid = self.openid
         self._socket: SocketModeServer | None = None
         self._socket_lock = threading.Lock()
         self.bot_url: str | None = None
@@ -123,6 +142,37 @@ class SlackSandbox:
 
     def response_url(self, token: str) -> str:
         return f"{self.url}/response/{token}"
+
+    # --------------------------------------------------------------- Sign in with Slack
+    @property
+    def client_id(self) -> str:
+        return self.openid.client_id
+
+    @property
+    def client_secret(self) -> str:
+        return self.openid.client_secret
+
+    @property
+    def team_name(self) -> str:
+        return self.openid.team_name
+
+    @property
+    def openid_authorize_url(self) -> str:
+        """Pass as `SLACK_OIDC_AUTHORIZE_URL`."""
+        return f"{self.url}{AUTHORIZE_PATH}"
+
+    def register_redirect_url(self, url: str) -> None:
+        self.openid.register_redirect_url(url)
+
+    def sign_in(self, browser: Any, user_id: str) -> None:
+        """Sign a browser (a `requests.Session`) in to this workspace as `user_id`, over HTTP.
+
+        The stand-in sets its session cookie as Slack would; from then on Slack's authorize page
+        knows who this browser is. Signing in as someone else replaces the session.
+        """
+        answer = browser.post(f"{self.url}{SIGNIN_PATH}", data={"user": user_id}, timeout=10)
+        if answer.status_code != 200:
+            raise ValueError(f"could not sign in as {user_id}: HTTP {answer.status_code}")
 
     # --------------------------------------------------------------- Socket Mode
     @property

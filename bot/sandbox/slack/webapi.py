@@ -1,4 +1,4 @@
-"""The Web API (`POST /api/<method>`) and response_url endpoints, as one WSGI app.
+"""The Web API (`POST /api/<method>`), response_url and Sign in with Slack endpoints, as one WSGI app.
 
 Accepts what slack_sdk sends: JSON bodies (chat.postMessage, views.*), form bodies with JSON
 strings inside (`blocks=[...]`), and query strings (users.info is a GET). Answers like Slack:
@@ -8,12 +8,14 @@ limited.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Map, Rule
@@ -23,8 +25,12 @@ from bot.sandbox.slack.methods import METHODS
 from bot.sandbox.slack.models import Message, SlackError, View
 from bot.sandbox.slack.workspace import ACK_WAIT_S, Workspace
 
+if TYPE_CHECKING:
+    from bot.sandbox.slack.openid import OpenIDProvider
+
 JSON_FIELDS = {"blocks", "view", "attachments", "metadata"}
 APP_TOKEN_METHODS = {"apps.connections.open"}  # called with the app-level token, not the bot's
+CLIENT_AUTH_METHODS = {"openid.connect.token"}  # the app's client id and secret, no token at all
 
 
 @dataclass
@@ -37,6 +43,7 @@ class ApiCall:
     status: int
     response: dict[str, Any]
     token: str | None = None
+    client_auth: str | None = None  # "basic" or "post" for client-authenticated methods
 
     @property
     def ok(self) -> bool:
@@ -101,6 +108,8 @@ class WebApi:
         self.app_token = app_token
         # Set by SlackSandbox: opens Socket Mode and returns a fresh WebSocket URL.
         self.open_socket: Callable[[], str] | None = None
+        # Set by SlackSandbox: Sign in with Slack (the authorize page and openid.connect.token).
+        self.openid: OpenIDProvider | None = None
         self.bot_name = bot_name
         self.faults = Faults()
         self.calls: list[ApiCall] = []
@@ -110,6 +119,9 @@ class WebApi:
                 Rule("/api/<method>", endpoint="api", methods=["GET", "POST"]),
                 Rule("/response/<token>", endpoint="response", methods=["POST"]),
                 Rule("/healthz", endpoint="health", methods=["GET"]),
+                Rule("/openid/connect/authorize", endpoint="openid_authorize", methods=["GET"]),
+                Rule("/openid/connect/authorize/consent", endpoint="openid_consent", methods=["POST"]),
+                Rule("/sandbox/signin", endpoint="signin", methods=["GET", "POST"]),
             ]
         )
 
@@ -122,6 +134,8 @@ class WebApi:
                 response = self._api(request, values["method"])
             elif endpoint == "response":
                 response = self._response_url(request, values["token"])
+            elif endpoint in ("openid_authorize", "openid_consent", "signin"):
+                response = self._browser(request, endpoint)
             else:
                 response = _json({"ok": True})
         except HTTPException as error:
@@ -136,18 +150,39 @@ class WebApi:
             return _json({"ok": False, "error": error.code, "errors": error.errors})
         token = _token(request, args)
         args.pop("token", None)
+        client_auth = None
+        if method in CLIENT_AUTH_METHODS:
+            basic = _basic_credentials(request)
+            client_auth = "basic" if basic else ("post" if args.get("client_secret") else None)
+            if basic:
+                args["client_id"], args["client_secret"] = basic
         status, body, headers = self._dispatch(method, args, token)
+        recorded = {k: v for k, v in args.items() if k != "client_secret"}
         with self.ws.lock:
-            self.calls.append(ApiCall(method, copy.deepcopy(args), self.ws.clock(), status, body, token))
+            self.calls.append(
+                ApiCall(method, copy.deepcopy(recorded), self.ws.clock(), status, body, token, client_auth)
+            )
         return _json(body, status=status, headers=headers)
+
+    def _browser(self, request: Request, endpoint: str) -> Response:
+        """Pages a person's browser visits (Sign in with Slack), not the bot's API calls."""
+        if self.openid is None:
+            return Response("Sign in with Slack is not available in this sandbox", status=404)
+        if endpoint == "openid_authorize":
+            return self.openid.authorize(request)
+        if endpoint == "openid_consent":
+            return self.openid.consent_submit(request)
+        return self.openid.sign_in(request)
 
     def _dispatch(
         self, method: str, args: dict[str, Any], token: str | None
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         handler = METHODS.get(method) or (self._connections_open if method in APP_TOKEN_METHODS else None)
+        if method in CLIENT_AUTH_METHODS and self.openid is not None:
+            handler = self._openid_token
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        auth_error = self._auth_error(method, token)
+        auth_error = None if method in CLIENT_AUTH_METHODS else self._auth_error(method, token)
         if auth_error:
             return 200, {"ok": False, "error": auth_error}, {}
         fault = self.faults.take(method)
@@ -173,6 +208,10 @@ class WebApi:
                 return "not_allowed_token_type"
             return None if self.app_token and token == self.app_token else "invalid_auth"
         return None if token == self.bot_token else "invalid_auth"
+
+    def _openid_token(self, api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
+        assert self.openid is not None
+        return self.openid.token(args)
 
     def _connections_open(self, api: WebApi, args: dict[str, Any]) -> dict[str, Any]:
         if self.open_socket is None:
@@ -276,6 +315,19 @@ def _token(request: Request, args: dict[str, Any]) -> str | None:
         return header[7:].strip()
     token = args.get("token")
     return str(token) if token else None
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    """HTTP Basic client credentials (slack_sdk's `auth=`), or None."""
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("basic "):
+        return None
+    try:
+        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    client_id, sep, secret = decoded.partition(":")
+    return (client_id, secret) if sep else None
 
 
 def _form_payload(request: Request) -> dict[str, Any]:

@@ -81,14 +81,20 @@ def _int_arg(request: Request, name: str) -> tuple[int | None, Result | None]:
 
 
 def parse_if_modified_since(value: str | None) -> datetime | None:
-    """ISO-8601 per the spec; anything unparseable is ignored, as Xero appears to (fact sheet §8)."""
+    """The header as a UTC instant to the second, or None when absent or unparseable.
+
+    ISO 8601 per the spec; without a zone it is UTC (what Xero's guide asks clients to send),
+    ``Z`` or an offset is honoured, a fraction of a second is dropped. Anything unparseable is
+    ignored, so everything comes back, as Xero appears to do (Xero-NetStandard#428).
+    """
     if not value:
         return None
     try:
         parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).replace(microsecond=0)
 
 
 # --- operations -------------------------------------------------------------------------------

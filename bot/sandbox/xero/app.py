@@ -87,6 +87,13 @@ ROUTES: list[Route] = [
     _route("POST", "/_sandbox/login", "control", control.login),
     _route("GET PATCH", f"/_sandbox/transactions/{_GUIDISH}/{_GUIDISH}", "control", control.transaction),
     _route("GET", f"/_sandbox/transactions/{_GUIDISH}/{_GUIDISH}/history", "control", control.history),
+    _route("POST", f"/_sandbox/transactions/{_GUIDISH}", "control", control.create_transaction),
+    _route(
+        "POST",
+        f"/_sandbox/transactions/{_GUIDISH}/{_GUIDISH}/(edit|delete|void|reconcile|unreconcile)",
+        "control",
+        control.transaction_action,
+    ),
 ]
 
 

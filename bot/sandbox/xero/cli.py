@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--daily-limit", type=int, default=5000, help="calls per tenant per day (default 5000)"
     )
+    parser.add_argument(
+        "--minute-limit",
+        type=int,
+        default=60,
+        help="calls per tenant per rolling minute (default 60; raise it to read a big organisation fast)",
+    )
     parser.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
     parser.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
     return parser
@@ -76,6 +82,7 @@ def main(
         client_secret=args.client_secret,
         redirect_uris=args.redirect_uris or [DEFAULT_REDIRECT_URI],
         daily_limit=args.daily_limit,
+        minute_limit=args.minute_limit,
     )
     if args.latency_ms:
         sb.faults.latency(args.latency_ms)
@@ -87,6 +94,7 @@ def main(
     stop = stop or threading.Event()
     restore = _stop_on_signals(stop)
     try:
+        sb.warm()  # so the settings lines mean "ready", even for a million transactions
         describe(sb, out)
         while not stop.wait(0.2):
             pass

@@ -9,6 +9,7 @@ from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
+from .actions import ActionError
 from .context import Context
 from .http import json_response, read_json
 
@@ -112,6 +113,60 @@ def history(ctx: Context, _request: Request, tenant_id: str, txn_id: str) -> Res
         return json_response(ctx.ledger.history_records(org, txn_id))
     except KeyError:
         return _error("unknown transaction", 404)
+
+
+def create_transaction(ctx: Context, request: Request, tenant_id: str) -> Response:
+    """POST a new SPEND/RECEIVE transaction ("someone entered it in Xero"); 201 with it."""
+    org = ctx.ledger.org(tenant_id)
+    if org is None:
+        return _error("unknown tenant", 404)
+    body, problem = _object_body(request)
+    if problem:
+        return _error(problem)
+    try:
+        txn = ctx.ledger.create(org, body, ctx.login_user().name)
+    except ActionError as exc:
+        return _error(str(exc))
+    return _shown(ctx, tenant_id, txn.id, 201)
+
+
+def transaction_action(ctx: Context, request: Request, tenant_id: str, txn_id: str, action: str) -> Response:
+    """POST …/{edit|delete|void|reconcile|unreconcile}: a change made in Xero; 200 with the result."""
+    org = ctx.ledger.org(tenant_id)
+    if org is None:
+        return _error("unknown tenant", 404)
+    body, problem = _object_body(request)
+    if problem:
+        return _error(problem)
+    try:
+        ctx.ledger.act(org, txn_id, action.lower(), body, ctx.login_user().name)
+    except KeyError:
+        return _error("unknown transaction", 404)
+    except ActionError as exc:
+        return _error(str(exc))
+    return _shown(ctx, tenant_id, txn_id)
+
+
+def _object_body(request: Request) -> tuple[dict[str, Any], str | None]:
+    """The JSON object sent (an empty body is ``{}``), or why it is not one."""
+    if not request.get_data(cache=True):
+        return {}, None
+    payload, error = read_json(request)
+    if error:
+        return {}, error
+    if not isinstance(payload, dict):
+        return {}, "The body must be a JSON object."
+    return payload, None
+
+
+def _shown(ctx: Context, tenant_id: str, txn_id: str, status: int = 200) -> Response:
+    """The transaction as GET /BankTransactions/{id} shows it (with line items, unitdp=4)."""
+    org = ctx.ledger.org(tenant_id)
+    assert org is not None
+    result = ctx.ledger.get_transaction(org, txn_id, 4)
+    if result.status != 200 or isinstance(result.body, str):
+        return _error("unknown transaction", 404)
+    return json_response(result.body["BankTransactions"][0], status)
 
 
 def redirect_uris(ctx: Context, request: Request) -> Response:

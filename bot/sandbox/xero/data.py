@@ -340,6 +340,7 @@ class _TxnGenerator:
     def __init__(self, org: Organisation, start: datetime) -> None:
         self.org = org
         self.rng = random.Random(org.seed)
+        self.rand = self.rng.random  # bound once: the hot loop draws about 20 numbers a row
         self.start_ms = epoch_ms(start.astimezone(UTC))
         self.today = start.astimezone(UTC).date()
         self.today_ord = self.today.toordinal()
@@ -351,6 +352,12 @@ class _TxnGenerator:
         self.customers = org.contacts[len(profile.suppliers) :]
         self.rates = {k: v.rate_bp for k, v in org.tax_rates.items()}
         self.out: dict[str, Txn] = {}
+        # Shared values (one object per distinct value): a million rows repeat the same days,
+        # initials, references and tracking pairs, so sharing them saves time and memory.
+        self._days: dict[int, date] = {}
+        self._initials: dict[str, str] = {}
+        self._strings: dict[str, str] = {}
+        self._tracking: dict[tuple[int, ...], tuple] = {}
 
     def run(self) -> dict[str, Txn]:
         rng = self.rng
@@ -371,25 +378,30 @@ class _TxnGenerator:
         return self.out
 
     def _base(self, kind: str, bank: Account, day_ord: int) -> Txn:
-        rng = self.rng
+        rand = self.rand
         t = Txn()
-        t.id = new_uuid(rng)
+        t.id = new_uuid(self.rng)
         t.type = kind
         t.bank = bank
-        t.date = date.fromordinal(day_ord)
+        day = self._days.get(day_ord)
+        if day is None:
+            day = self._days[day_ord] = date.fromordinal(day_ord)
+        t.date = day
         day_ms = (day_ord - _EPOCH_ORDINAL) * _DAY_MS
-        created_ms = day_ms + int(rng.random() * 4 * _DAY_MS) + 28_800_000 + int(rng.random() * 43_200_000)
-        created_ms = min(created_ms, self.start_ms - 60_000 - int(rng.random() * 3_600_000))
+        created_ms = day_ms + int(rand() * 4 * _DAY_MS) + 28_800_000 + int(rand() * 43_200_000)
+        latest = self.start_ms - 60_000 - int(rand() * 3_600_000)
+        if created_ms > latest:
+            created_ms = latest
         t.created_ms = created_ms
         t.updated_ms = created_ms
-        r = rng.random()
+        r = rand()
         if r < 0.08:  # edited some time after it was entered
             t.updated_ms = min(created_ms + int(r * 12.5 * 30 * _DAY_MS), self.start_ms - 1000)
-        t.reconciled = rng.random() >= (0.7 if self.today_ord - day_ord < 45 else 0.155)
+        t.reconciled = rand() >= (0.7 if self.today_ord - day_ord < 45 else 0.155)
         currency = bank.currency or self.org.base_currency
         t.currency_code = currency
         if currency != self.org.base_currency:
-            t.currency_rate = Decimal(f"{0.5 + rng.random():.6f}")
+            t.currency_rate = Decimal(f"{0.5 + rand():.6f}")
         return t
 
     def _day(self) -> int:
@@ -439,26 +451,35 @@ class _TxnGenerator:
             return None
         number = 1000 + int(r * 1e6) % 9000
         if spend:
-            initials = "".join(w[0] for w in contact.name.split() if w[:1].isalpha())[:3].upper() or "REF"
-            return f"{initials}-{number}" if r < 0.7 else f"Card {number}"
-        return f"INV-{number:04d}" if r < 0.8 else "Cash sales"
+            initials = self._initials.get(contact.name)
+            if initials is None:
+                letters = "".join(w[0] for w in contact.name.split() if w[:1].isalpha())
+                initials = self._initials[contact.name] = letters[:3].upper() or "REF"
+            text = f"{initials}-{number}" if r < 0.7 else f"Card {number}"
+        else:
+            text = f"INV-{number:04d}" if r < 0.8 else "Cash sales"
+        return self._strings.setdefault(text, text)
 
     def _add_line(self, t: Txn, code: str, description: str, tax_type: str, rate: int) -> None:
-        rng = self.rng
-        cents = int(math.exp(1.6 + rng.random() * 6.9) * 100)  # about 5 to 5,000
-        r = rng.random()
+        rand = self.rand
+        cents = int(math.exp(1.6 + rand() * 6.9) * 100)  # about 5 to 5,000
+        r = rand()
         quantity = _ONE
         if r < 0.15:
             n = 2 + int(r * 70) % 11
             quantity = _QUANTITIES[n]
             cents = max(cents // n, 1) * n
         tracking: tuple = ()
-        if self.org.tracking and r > 0.65:
-            tracking = tuple(
-                (cat, cat.options[int(rng.random() * len(cat.options))]) for cat in self.org.tracking[:2]
-            )
-        tax = line_tax(cents, rate, t.line_amount_types)
-        t.lines.append(Line(new_uuid(rng), description, quantity, None, code, tax_type, tax, cents, tracking))
+        if r > 0.65 and self.org.tracking:
+            categories = self.org.tracking[:2]
+            picks = tuple(int(rand() * len(cat.options)) for cat in categories)
+            tracking = self._tracking.get(picks)
+            if tracking is None:
+                tracking = tuple((cat, cat.options[i]) for cat, i in zip(categories, picks, strict=True))
+                self._tracking[picks] = tracking
+        tax = line_tax(cents, rate, t.line_amount_types) if rate else 0
+        line_id = new_uuid(self.rng)
+        t.lines.append(Line(line_id, description, quantity, None, code, tax_type, tax, cents, tracking))
 
     def _transfer(self) -> None:
         rng = self.rng

@@ -68,7 +68,7 @@ def envelope(now: datetime, key: str, items: list[dict[str, Any]], **extra: Any)
 
 
 def validation_error(messages: list[str], element: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The 400 body of SPEC ``components.schemas.Error`` (ErrorNumber 10, ValidationException)."""
+    """The 400 body of Xero's OpenAPI ``components.schemas.Error`` (ErrorNumber 10, ValidationException)."""
     item = dict(element or {})
     item["ValidationErrors"] = [{"Message": m} for m in messages]
     return {

@@ -37,7 +37,7 @@ def html_response(title: str, body_html: str, status: int = 200) -> Response:
 
 
 def wants_json(request: Request) -> bool:
-    """Xero answers XML unless the client asks for JSON (fact sheet §1)."""
+    """Xero answers XML unless the client asks for JSON (Xero's "Requests and responses" page)."""
     accept = request.headers.get("Accept", "")
     return "json" in accept.lower()
 

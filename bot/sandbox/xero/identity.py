@@ -1,6 +1,6 @@
 """Xero's identity service: consent, codes, token rotation, revocation, connections.
 
-Modelled on Xero's documented rules (fact sheet §4): codes are single-use and live 5 minutes;
+Modelled on Xero's documented rules (its OAuth 2.0 docs): codes are single-use and live 5 minutes;
 access tokens live 30 minutes; every refresh returns a new refresh token; a superseded refresh
 token keeps working for 30 minutes after its first use (and then returns a fresh pair each
 time); a refresh token unused for 60 days dies; revoking removes every connection of that user

@@ -1,86 +1,39 @@
 """The accounting side: every organisation's data and the operations the API exposes.
 
-Handlers in :mod:`.accounting` translate HTTP to these calls; the ``XeroSandbox`` facade uses
-them directly for ``get_transaction`` / ``modify_transaction`` / ``history``. One re-entrant
-lock guards all data, so concurrent API calls and test-side edits never see half an update.
+Handlers in :mod:`.accounting` translate HTTP to these calls; the ``XeroSandbox`` facade and
+the ``/_sandbox`` control surface use them directly (reads, and the Xero-side changes of
+:mod:`.actions`). Which rows a list returns is :mod:`.listing`'s business; every write goes
+through :meth:`Ledger._commit`, which stamps UpdatedDateUTC and tells the listing. One
+re-entrant lock guards all data, so concurrent API calls and test-side edits never see half an
+update.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import json
+import random
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import render
+from . import actions, render
 from .clock import SandboxClock
-from .data import ensure_transactions
+from .data import ensure_transactions, new_uuid
+from .fields import ACCOUNT_FIELDS, TRACKING_FIELDS, TXN_FIELDS
 from .formats import envelope, validation_error
+from .listing import HighVolume, Listing
 from .model import Organisation, Txn, clone
 from .updates import UpdateError, apply_update, unwrap
-from .where import Compiled, FieldSpec, OrderKey, WhereError, compile_where, parse_order
+from .where import FieldSpec, WhereError, compile_where, parse_order, sort_value
 
 HIGH_VOLUME_THRESHOLD = 100_000
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 IDEMPOTENCY_TTL = timedelta(minutes=6)
 NOT_FOUND = "The resource you're looking for cannot be found"
-
-
-def _utc(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC).replace(tzinfo=None)
-
-
-TXN_FIELDS: dict[str, FieldSpec] = {
-    "BankTransactionID": FieldSpec("guid", lambda t: t.id),
-    "Type": FieldSpec("enum", lambda t: t.type),
-    "Status": FieldSpec("enum", lambda t: t.status),
-    "Date": FieldSpec("date", lambda t: t.date),
-    "UpdatedDateUTC": FieldSpec("datetime", lambda t: _utc(t.updated_ms)),
-    "IsReconciled": FieldSpec("bool", lambda t: t.reconciled),
-    "HasAttachments": FieldSpec("bool", lambda t: t.has_attachments),
-    "Reference": FieldSpec("string", lambda t: t.reference),
-    "Url": FieldSpec("string", lambda t: t.url),
-    "CurrencyCode": FieldSpec("enum", lambda t: t.currency_code),
-    "LineAmountTypes": FieldSpec("enum", lambda t: t.line_amount_types),
-    "SubTotal": FieldSpec("number", lambda t: Decimal(t.sub_total).scaleb(-2)),
-    "TotalTax": FieldSpec("number", lambda t: Decimal(t.total_tax).scaleb(-2)),
-    "Total": FieldSpec("number", lambda t: Decimal(t.total).scaleb(-2)),
-    "Contact.ContactID": FieldSpec("guid", lambda t: t.contact.contact_id if t.contact else None),
-    "Contact.Name": FieldSpec("string", lambda t: t.contact.name if t.contact else None),
-    "BankAccount.AccountID": FieldSpec("guid", lambda t: t.bank.account_id),
-    "BankAccount.Code": FieldSpec("string", lambda t: t.bank.code),
-    "BankAccount.Name": FieldSpec("string", lambda t: t.bank.name),
-}
-OPTIMISED_FILTERS = {
-    ("Type", "=="),
-    ("Status", "=="),
-    ("Contact.ContactID", "=="),
-    *(("Date", op) for op in ("==", "<", "<=", ">", ">=")),
-}
-OPTIMISED_ORDER = {"BankTransactionID", "UpdatedDateUTC", "Date"}
-
-ACCOUNT_FIELDS: dict[str, FieldSpec] = {
-    "AccountID": FieldSpec("guid", lambda a: a.account_id),
-    "Code": FieldSpec("string", lambda a: a.code),
-    "Name": FieldSpec("string", lambda a: a.name),
-    "Type": FieldSpec("enum", lambda a: a.type),
-    "Status": FieldSpec("enum", lambda a: a.status),
-    "TaxType": FieldSpec("enum", lambda a: a.tax_type),
-    "CurrencyCode": FieldSpec("enum", lambda a: a.currency),
-    "BankAccountType": FieldSpec("enum", lambda a: a.bank_account_type),
-    "UpdatedDateUTC": FieldSpec("datetime", lambda a: _utc(a.updated_ms)),
-}
-TRACKING_FIELDS: dict[str, FieldSpec] = {
-    "TrackingCategoryID": FieldSpec("guid", lambda c: c.category_id),
-    "Name": FieldSpec("string", lambda c: c.name),
-    "Status": FieldSpec("enum", lambda c: c.status),
-}
 
 
 @dataclass
@@ -124,8 +77,10 @@ class Ledger:
         self.clock = clock
         self.high_volume_threshold = high_volume_threshold
         self.idempotency_ttl = idempotency_ttl
+        self.listing = Listing(high_volume_threshold)
         self._remembered: dict[tuple[str, str], _Remembered] = {}
-        self._date_index: dict[str, tuple[list[int], list[str]]] = {}  # tenant -> (ordinals, ids) by date
+        self._last_stamp: dict[str, int] = {}  # tenant -> the latest UpdatedDateUTC a write gave
+        self._id_rngs: dict[str, random.Random] = {}  # tenant -> ids for what the control surface makes
         self.lock = threading.RLock()
 
     # --- lookup ---------------------------------------------------------------------------
@@ -151,59 +106,50 @@ class Ledger:
             order = parse_order(query.order, TXN_FIELDS) if query.order else []
         except WhereError as exc:
             return _bad_request(str(exc))
+        body_extra: dict[str, Any] = {}
         with self.lock:
-            total_rows = len(self.txns(org))
-            rows = self._candidates(org, compiled)
-            if total_rows > self.high_volume_threshold and not _optimised(compiled, order):
-                return _bad_request(
-                    f"This organisation has more than {self.high_volume_threshold:,} bank transactions: "
-                    "filter and order only on optimised fields (Type, Status, Date, Contact.ContactID; "
-                    "order by BankTransactionID, UpdatedDateUTC or Date)."
+            try:
+                window = self.listing.select(
+                    org,
+                    self.txns(org),
+                    compiled,
+                    order,
+                    where_text=query.where,
+                    order_text=query.order,
+                    since=query.modified_since,
                 )
-            if query.modified_since is not None:
-                since_ms = int(query.modified_since.timestamp() * 1000)
-                rows = [t for t in rows if t.updated_ms > since_ms]
-            if compiled is not None:
-                predicate = compiled.predicate
-                rows = [t for t in rows if predicate(t)]
-            if len(rows) > self.high_volume_threshold:
-                return _bad_request(
-                    f"The request would return more than {self.high_volume_threshold:,} bank transactions. "
-                    "Use filters on optimised fields or paging to narrow it."
-                )
-            rows = _sort(rows, order)
-            body_extra: dict[str, Any] = {}
-            with_lines = query.page is not None
-            if query.page is not None:
+            except HighVolume as exc:
+                return _bad_request(str(exc))
+            if query.page is None:
+                if len(window) > self.high_volume_threshold:
+                    return _bad_request(
+                        f"The request would return more than {self.high_volume_threshold:,} bank "
+                        "transactions. Use paging, or filters on optimised fields, to narrow it."
+                    )
+                rows = window.all()
+            else:
                 requested = DEFAULT_PAGE_SIZE if query.page_size is None else query.page_size
                 size = min(max(requested, 1), MAX_PAGE_SIZE)
                 page = max(query.page, 1)
-                count = len(rows)
+                count = len(window)
                 body_extra["pagination"] = {
                     "page": page,
                     "pageSize": size,
                     "pageCount": (count + size - 1) // size,
                     "itemCount": count,
                 }
-                rows = rows[(page - 1) * size : page * size]
-            items = [self._render(org, t, with_lines, query.unitdp) for t in rows]
+                rows = window.page((page - 1) * size, size)
+        # Stored transactions are never changed in place (writes store a new copy), so the
+        # rows can be rendered without holding up other calls.
+        with_lines = query.page is not None
+        items = [self._render(org, t, with_lines, query.unitdp) for t in rows]
         return Result(200, envelope(self.clock.now(), "BankTransactions", items, **body_extra))
 
-    def _candidates(self, org: Organisation, compiled: Compiled | None) -> list[Txn]:
-        """Rows that can match: a Date range in the where narrows them through a date index."""
-        txns = self.txns(org)
-        lo, hi = _date_range(compiled)
-        if lo is None and hi is None:
-            return list(txns.values())
-        index = self._date_index.get(org.tenant_id)
-        if index is None:
-            ordered = sorted(txns.values(), key=lambda t: t.date)
-            index = ([t.date.toordinal() for t in ordered], [t.id for t in ordered])
-            self._date_index[org.tenant_id] = index
-        ordinals, ids = index
-        start = bisect.bisect_left(ordinals, lo) if lo is not None else 0
-        end = bisect.bisect_right(ordinals, hi) if hi is not None else len(ids)
-        return [txns[i] for i in ids[start:end]]
+    def every_transaction(self, org: Organisation) -> list[dict[str, Any]]:
+        """Every transaction as GET by id shows it (unitdp=4), in the order they were made."""
+        with self.lock:
+            rows = list(self.txns(org).values())
+        return [self._render(org, t, True, 4) for t in rows]
 
     def get_transaction(self, org: Organisation, txn_id: str, unitdp: int | None = None) -> Result:
         with self.lock:
@@ -235,15 +181,18 @@ class Ledger:
                 if outcome.new_contact is not None:
                     outcome.new_contact.updated_ms = self.now_ms()
                     org.contacts.append(outcome.new_contact)
-                self._commit(org, current, outcome.txn, outcome.changes, "API")
+                details = "; ".join(outcome.changes) + "." if outcome.changes else ""
+                self._commit(org, current, outcome.txn, "Edited", details, "API")
                 item = self._render(org, outcome.txn, True, unitdp)
                 item["StatusAttributeString"] = "OK"
             return Result(200, envelope(self.clock.now(), "BankTransactions", [item]))
 
         return self._idempotent(org, idempotency_key, ("POST", txn_id.lower(), payload), run)
 
+    # --- changes made in Xero itself (the control surface) -------------------------------
+
     def modify(self, org: Organisation, txn_id: str, fields: dict[str, Any], user: str) -> Txn:
-        """Test-side edit ("someone changed it in Xero"): any type or status, no API validation."""
+        """Raw test-side edit of Reference, Url, IsReconciled or Status: any type, no checks."""
         with self.lock:
             current = self.find(org, txn_id)
             if current is None:
@@ -265,19 +214,72 @@ class Ledger:
                 if getattr(updated, attr) != value:
                     changes.append(f"{key} changed from {getattr(updated, attr)!r} to {value!r}")
                     setattr(updated, attr, value)
-            self._commit(org, current, updated, changes, user)
+            details = "; ".join(changes) + "." if changes else ""
+            self._commit(org, current, updated, "Edited", details, user)
             return updated
 
-    def _commit(self, org: Organisation, before: Txn, after: Txn, changes: list[str], user: str) -> None:
-        """Store ``after`` in place of ``before``; UpdatedDateUTC moves forward on every save."""
-        after.updated_ms = max(self.now_ms(), before.updated_ms + 1)
+    def create(self, org: Organisation, params: dict[str, Any], user: str) -> Txn:
+        """A new SPEND or RECEIVE transaction (:func:`actions.create_from`); raises ActionError."""
+        with self.lock:
+            self.txns(org)
+            change = actions.create_from(org, self._new_id(org), params, self.clock.now().date())
+            self._apply(org, None, change, user)
+            return change.txn
+
+    def act(self, org: Organisation, txn_id: str, name: str, params: dict[str, Any], user: str) -> Txn:
+        """Edit, delete, void, reconcile or unreconcile (:func:`actions.perform`) a stored transaction."""
+        with self.lock:
+            current = self.find(org, txn_id)
+            if current is None:
+                raise KeyError(txn_id)
+            change = actions.perform(name, org, current, self._new_id(org), params)
+            self._apply(org, current, change, user)
+            return change.txn
+
+    def _new_id(self, org: Organisation) -> Callable[[], str]:
+        """Ids for what the control surface makes: seeded per organisation, so a rerun makes the same ones."""
+        rng = self._id_rngs.get(org.tenant_id)
+        if rng is None:
+            rng = self._id_rngs[org.tenant_id] = random.Random(f"{org.seed}:writes")
+        return lambda: new_uuid(rng)
+
+    def _apply(self, org: Organisation, before: Txn | None, change: actions.Change, user: str) -> None:
+        if change.new_contact is not None:
+            change.new_contact.updated_ms = self.now_ms()
+            org.contacts.append(change.new_contact)
+        self._commit(org, before, change.txn, change.kind, change.details, user, touch=change.touch)
+
+    def _commit(
+        self,
+        org: Organisation,
+        before: Txn | None,
+        after: Txn,
+        kind: str,
+        details: str,
+        user: str,
+        *,
+        touch: bool = True,
+    ) -> None:
+        """Store ``after`` in place of ``before`` (or as new) and tell the list indexes.
+
+        UpdatedDateUTC moves on every save unless ``touch`` is false. Stamps only go forward
+        within an organisation (two saves in the same clock millisecond get consecutive
+        milliseconds), so ordering by UpdatedDateUTC is also the order the changes were made in.
+        """
+        if before is None or touch:
+            floor = max(self._last_stamp.get(org.tenant_id, 0), before.updated_ms if before else 0)
+            after.updated_ms = max(self.now_ms(), floor + 1)
+            self._last_stamp[org.tenant_id] = after.updated_ms
+        else:
+            after.updated_ms = before.updated_ms
+        if before is None:
+            after.created_ms = after.updated_ms
         self.txns(org)[after.id] = after
-        if after.date != before.date:
-            self._date_index.pop(org.tenant_id, None)
-        if changes:
-            self._history(org, before).append(
-                render.history_record("Edited", user, "; ".join(changes) + ".", self.clock.now())
-            )
+        self.listing.written(org, before, after)
+        if before is None:
+            org.history[after.id] = [render.history_record(kind, user, details, self.clock.now())]
+        elif details:
+            self._history(org, before).append(render.history_record(kind, user, details, self.clock.now()))
 
     def _render(self, org: Organisation, txn: Txn, with_lines: bool, unitdp: int | None) -> dict[str, Any]:
         item = render.transaction(txn, org, with_lines=with_lines)
@@ -421,51 +423,6 @@ class Ledger:
             selected = [r for r in rows if compiled is None or compiled.predicate(r)]
             for k in reversed(keys):
                 spec = fields[k.field]
-                selected.sort(key=lambda r, spec=spec: _sort_value(spec.get(r)), reverse=k.descending)
+                selected.sort(key=lambda r, spec=spec: sort_value(spec.get(r)), reverse=k.descending)
             items = [to_json(r) for r in selected]
         return Result(200, envelope(self.clock.now(), key, items))
-
-
-def _date_range(compiled: Compiled | None) -> tuple[int | None, int | None]:
-    """Inclusive bounds (date ordinals) implied by top-level ``Date`` terms against a plain date."""
-    lo: int | None = None
-    hi: int | None = None
-    for c in compiled.constraints if compiled else []:
-        if c.field != "Date" or not isinstance(c.value, date) or isinstance(c.value, datetime):
-            continue
-        day = c.value.toordinal()
-        if c.op in ("==", ">=", ">"):
-            bound = day + (1 if c.op == ">" else 0)
-            lo = bound if lo is None else max(lo, bound)
-        if c.op in ("==", "<=", "<"):
-            bound = day - (1 if c.op == "<" else 0)
-            hi = bound if hi is None else min(hi, bound)
-    return lo, hi
-
-
-def _optimised(compiled: Compiled | None, order: list[OrderKey]) -> bool:
-    uses_ok = compiled is None or all(u in OPTIMISED_FILTERS for u in compiled.used)
-    return uses_ok and all(k.field in OPTIMISED_ORDER for k in order)
-
-
-def _sort_value(value: Any) -> tuple[bool, Any]:
-    if isinstance(value, str):
-        value = value.lower()
-    return (value is not None, value if value is not None else 0)
-
-
-def _sort(rows: list[Txn], order: list[OrderKey]) -> list[Txn]:
-    """Xero's default is UpdatedDateUTC, BankTransactionID; explicit orders end with the id too."""
-    rows = sorted(rows, key=lambda t: t.id)
-    keys = order or [OrderKey("UpdatedDateUTC", False)]
-    for k in reversed(keys):
-        if k.field == "BankTransactionID":
-            rows.sort(key=lambda t: t.id, reverse=k.descending)
-        elif k.field == "Date":
-            rows.sort(key=lambda t: t.date, reverse=k.descending)
-        elif k.field == "UpdatedDateUTC":
-            rows.sort(key=lambda t: t.updated_ms, reverse=k.descending)
-        else:
-            spec = TXN_FIELDS[k.field]
-            rows.sort(key=lambda t, spec=spec: _sort_value(spec.get(t)), reverse=k.descending)
-    return rows

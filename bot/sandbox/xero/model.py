@@ -195,13 +195,20 @@ class Organisation:
     seed: str
     transactions: dict[str, Txn] | None = None  # generated on first use
     history: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    _by_code: tuple[int, dict[str, Account]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def bank_accounts(self) -> list[Account]:
         return [a for a in self.accounts if a.is_bank]
 
     def account_by_code(self, code: str) -> Account | None:
-        return next((a for a in self.accounts if a.code.lower() == code.lower()), None)
+        """By code, any case (every rendered line looks its account up, so this is a dict)."""
+        if self._by_code is None or self._by_code[0] != len(self.accounts):
+            by_code: dict[str, Account] = {}
+            for a in self.accounts:
+                by_code.setdefault(a.code.lower(), a)
+            self._by_code = (len(self.accounts), by_code)
+        return self._by_code[1].get(code.lower())
 
     def account_by_id(self, account_id: str) -> Account | None:
         return next((a for a in self.accounts if a.account_id.lower() == account_id.lower()), None)

@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from .formats import amount, connection_date, date_string, ms_date, ms_date_from_millis
 from .identity import Connection
 from .model import Account, Contact, Line, Organisation, TrackingCategory, Txn
-from .totals import from_cents
 
 
 def _money(cents: int) -> float:
-    return float(from_cents(cents))
+    """Cents as Xero's JSON number; ``cents / 100`` is the same float as ``float(Decimal("x.yz"))``."""
+    return cents / 100
+
+
+@lru_cache(maxsize=4096)
+def _day(value: date) -> tuple[str, str]:
+    """(``Date``, ``DateString``) for a day: rendering a million rows meets the same days often."""
+    return ms_date(value), date_string(value)
+
+
+@lru_cache(maxsize=256)
+def _quantity(value: Decimal) -> float:
+    return amount(value)
+
+
+def _unit_amount(line: Line) -> float:
+    if line.unit_amount is None and line.quantity == 1:
+        return line.line_amount / 100  # what amount(line.unit()) gives, without Decimal arithmetic
+    return amount(line.unit())
 
 
 def contact_summary(contact: Contact) -> dict[str, Any]:
@@ -35,7 +54,7 @@ def line_item(line: Line, org: Organisation) -> dict[str, Any]:
     account = org.account_by_code(line.account_code)
     body: dict[str, Any] = {
         "Description": line.description,
-        "UnitAmount": amount(line.unit()),
+        "UnitAmount": _unit_amount(line),
         "TaxType": line.tax_type,
         "TaxAmount": _money(line.tax_amount),
         "LineAmount": _money(line.line_amount),
@@ -49,7 +68,7 @@ def line_item(line: Line, org: Organisation) -> dict[str, Any]:
             }
             for cat, opt in line.tracking
         ],
-        "Quantity": amount(line.quantity),
+        "Quantity": _quantity(line.quantity),
         "LineItemID": line.line_item_id,
         "ValidationErrors": [],
     }
@@ -74,10 +93,11 @@ def transaction(txn: Txn, org: Organisation, *, with_lines: bool) -> dict[str, A
         body["Reference"] = txn.reference
     if txn.url:
         body["Url"] = txn.url
+    day, day_string = _day(txn.date)
     body.update(
         {
-            "DateString": date_string(txn.date),
-            "Date": ms_date(txn.date),
+            "DateString": day_string,
+            "Date": day,
             "Status": txn.status,
             "LineAmountTypes": txn.line_amount_types,
             "LineItems": [line_item(line, org) for line in txn.lines] if with_lines else [],

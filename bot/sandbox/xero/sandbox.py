@@ -6,7 +6,8 @@ It imports nothing from the bot: it is the other side of the wire.
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from .app import SandboxApp
@@ -88,6 +89,7 @@ class XeroSandbox:
             "organisations": organisations,
             "consent": consent,
             "daily_limit": daily_limit,
+            "minute_limit": minute_limit,
             "tenants": self.tenants,
         }
         self.wsgi = SandboxApp(self._ctx)
@@ -214,6 +216,18 @@ class XeroSandbox:
         """Revoke from Xero's side: refresh tokens die, connections go. Returns connections removed."""
         return self._ctx.identity.revoke_user(xero_user_id)
 
+    def warm(self) -> XeroSandbox:
+        """Generate every organisation's transactions and index them now, not on the first call.
+
+        A million rows take about 20 s of CPU to generate and a few more to order; a client
+        whose first request would wait that long (and time out) wants it done first.
+        """
+        ledger = self._ctx.ledger
+        with ledger.lock:
+            for org in self._orgs:
+                ledger.listing.warm(org, ledger.txns(org))
+        return self
+
     def transaction_ids(self, tenant_id: str) -> list[str]:
         org = self._org(tenant_id)
         with self._ctx.ledger.lock:
@@ -227,10 +241,108 @@ class XeroSandbox:
         return result.body["BankTransactions"][0]
 
     def modify_transaction(self, tenant_id: str, bank_transaction_id: str, **fields: Any) -> dict[str, Any]:
-        """ "Someone edited it in Xero": Reference, Url, IsReconciled or Status; bumps UpdatedDateUTC."""
-        user = self._ctx.identity.users[next(iter(self._ctx.identity.users))]
-        self._ctx.ledger.modify(self._org(tenant_id), bank_transaction_id, fields, user.name)
+        """Raw edit of Reference, Url, IsReconciled or Status (no checks); bumps UpdatedDateUTC.
+
+        Prefer the actions below, which check what Xero's screens check.
+        """
+        self._ctx.ledger.modify(self._org(tenant_id), bank_transaction_id, fields, self._actor())
         return self.get_transaction(tenant_id, bank_transaction_id)
+
+    # Changes made in Xero's own screens while the bot is not looking. Each returns the
+    # transaction as GET /BankTransactions/{id} shows it afterwards, raises KeyError for an
+    # unknown organisation or transaction and ActionError (a ValueError) for what Xero refuses.
+
+    def create_transaction(
+        self,
+        tenant_id: str,
+        *,
+        contact: str,
+        amount: Decimal | str | float,
+        type: str = "SPEND",  # noqa: A002 - Xero's own name for it
+        date: date | str | None = None,
+        reference: str | None = None,
+        description: str | None = None,
+        bank_account: str | None = None,
+        account_code: str | None = None,
+        line_amount_types: str = "Inclusive",
+        url: str | None = None,
+    ) -> dict[str, Any]:
+        """New spend or receive money: ``amount`` is the Total; ``contact`` a name (new ones are made);
+        ``date`` defaults to the sandbox's today; ``bank_account`` a code or AccountID (default
+        "090"); ``account_code`` the line's account (default 429 for SPEND, 200 for RECEIVE);
+        ``description`` the line's (default the account's name). UpdatedDateUTC is now."""
+        params = {
+            "type": type,
+            "contact": contact,
+            "amount": amount,
+            "date": date,
+            "reference": reference,
+            "description": description,
+            "bank_account": bank_account,
+            "account_code": account_code,
+            "line_amount_types": line_amount_types,
+            "url": url,
+        }
+        txn = self._ctx.ledger.create(self._org(tenant_id), params, self._actor())
+        return self.get_transaction(tenant_id, txn.id)
+
+    def edit_transaction(
+        self,
+        tenant_id: str,
+        bank_transaction_id: str,
+        *,
+        reference: str | None = None,
+        contact: str | None = None,
+        amount: Decimal | str | float | None = None,
+        date: date | str | None = None,
+        description: str | None = None,
+    ) -> dict[str, Any]:
+        """Change what is given (``None`` leaves it; ``reference=""`` clears it). ``contact`` is a
+        name; ``amount`` the new Total; ``description`` the first line's. Moves UpdatedDateUTC."""
+        given = {
+            "reference": reference,
+            "contact": contact,
+            "amount": amount,
+            "date": date,
+            "description": description,
+        }
+        params = {k: v for k, v in given.items() if v is not None}
+        return self._act(tenant_id, bank_transaction_id, "edit", params)
+
+    def delete_transaction(self, tenant_id: str, bank_transaction_id: str) -> dict[str, Any]:
+        """Status DELETED (SPEND/RECEIVE, not reconciled); moves UpdatedDateUTC."""
+        return self._act(tenant_id, bank_transaction_id, "delete", {})
+
+    def void_transaction(self, tenant_id: str, bank_transaction_id: str) -> dict[str, Any]:
+        """Status VOIDED (any type, not reconciled); moves UpdatedDateUTC."""
+        return self._act(tenant_id, bank_transaction_id, "void", {})
+
+    def reconcile_transaction(
+        self, tenant_id: str, bank_transaction_id: str, *, touch: bool = False
+    ) -> dict[str, Any]:
+        """IsReconciled true. UpdatedDateUTC stays as it was unless ``touch`` (Xero promises neither)."""
+        return self._act(tenant_id, bank_transaction_id, "reconcile", {"touch": touch})
+
+    def unreconcile_transaction(
+        self, tenant_id: str, bank_transaction_id: str, *, touch: bool = False
+    ) -> dict[str, Any]:
+        """IsReconciled false; UpdatedDateUTC as for :meth:`reconcile_transaction`."""
+        return self._act(tenant_id, bank_transaction_id, "unreconcile", {"touch": touch})
+
+    def transactions(self, tenant_id: str) -> list[dict[str, Any]]:
+        """Every transaction as :meth:`get_transaction` shows it, in :meth:`transaction_ids` order.
+
+        One call instead of one per id: the brute-force side of a test over a big organisation.
+        """
+        return self._ctx.ledger.every_transaction(self._org(tenant_id))
+
+    def _act(self, tenant_id: str, txn_id: str, name: str, params: dict[str, Any]) -> dict[str, Any]:
+        self._ctx.ledger.act(self._org(tenant_id), txn_id, name, params, self._actor())
+        return self.get_transaction(tenant_id, txn_id)
+
+    def _actor(self) -> str:
+        """Who the History says made a Xero-side change: the first Xero user."""
+        return self._ctx.identity.users[next(iter(self._ctx.identity.users))].name
 
     def history(self, tenant_id: str, bank_transaction_id: str) -> list[dict[str, Any]]:
         return self._ctx.ledger.history_records(self._org(tenant_id), bank_transaction_id)

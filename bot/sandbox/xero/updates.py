@@ -1,11 +1,12 @@
 """POST /BankTransactions/{id}: validate a payload and apply it to a copy of the transaction.
 
-Semantics follow DOC-BT and the pitfalls in the fact sheet (P7, P8, §11):
+Semantics follow Xero's BankTransactions page and what users of Xero's own clients ran into
+(XeroAPI/xero-mcp-server issues #184, #158 and PR #252):
 
 * only SPEND and RECEIVE can be updated; AUTHORISED only; the Type cannot change;
 * ``LineItems`` present → the set is replaced: a listed LineItemID is updated, a line without
   one is added, an existing line left out is deleted; an unknown LineItemID is an error;
-* ``SubTotal``/``TotalTax``/``Total`` may be sent but must agree with the lines (P7);
+* ``SubTotal``/``TotalTax``/``Total`` may be sent but must agree with the lines (#184);
 * ``Reference``, ``Url``, ``IsReconciled``, ``Contact``, ``Date``, ``BankAccount`` change only
   when present.
 

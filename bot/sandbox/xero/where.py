@@ -482,3 +482,10 @@ def parse_order(text: str, fields: Mapping[str, FieldSpec]) -> list[OrderKey]:
             raise WhereError(f"Invalid sort direction '{words[1]}' (use ASC or DESC)")
         keys.append(OrderKey(name, direction == "DESC"))
     return keys
+
+
+def sort_value(value: Any) -> tuple[bool, Any]:
+    """A sort key for a field's value: text without case, missing values first."""
+    if isinstance(value, str):
+        value = value.lower()
+    return (value is not None, value if value is not None else 0)

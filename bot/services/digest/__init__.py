@@ -1,7 +1,9 @@
 """Daily digests of unreconciled spend/receive money.
 
 * :mod:`.schedule` — when each subscription is due (pure, DST-safe);
-* :mod:`.content` — what a digest says, from one Xero read per organisation;
+* :mod:`.content` — what a digest says, from one Xero read per organisation, and the snapshot
+  kept with each posted message so a later fix can be drawn into it;
+* :mod:`.failures` — why a digest did not go out, in the words its owner is told;
 * :mod:`.service` — delivering each day exactly once (the ledger decides, not the scheduler).
 """
 
@@ -13,11 +15,16 @@ from bot.services.digest.content import (
     UNRECONCILED,
     AccountSummary,
     DigestContent,
+    DigestItem,
     Fetched,
+    Fix,
     fetch_unreconciled,
+    from_snapshot,
     search_query,
     summarise,
+    to_snapshot,
 )
+from bot.services.digest.failures import CANNOT_POST, RunProblem, cause_of, run_problem, xero_cause
 from bot.services.digest.schedule import (
     DEFAULT_TIME,
     canonical_zone,
@@ -31,11 +38,12 @@ from bot.services.digest.schedule import (
     suggest_zone,
 )
 from bot.services.digest.service import (
-    CANNOT_POST,
     DIGEST_WORKERS,
     RETRYABLE_POST,
+    DigestChoice,
     DigestService,
     Due,
+    FixShown,
     Poster,
     PostFailed,
     RunReport,
@@ -55,26 +63,36 @@ __all__ = [
     "RETRYABLE_POST",
     "UNRECONCILED",
     "AccountSummary",
+    "DigestChoice",
     "DigestContent",
+    "DigestItem",
     "DigestService",
     "Due",
     "Fetched",
+    "Fix",
+    "FixShown",
     "PostFailed",
     "Poster",
+    "RunProblem",
     "RunReport",
     "Subscribed",
     "SubscriptionStatus",
     "canonical_zone",
+    "cause_of",
     "digest_service",
     "due_day",
     "fetch_unreconciled",
+    "from_snapshot",
     "next_run",
     "org_zone",
     "parse_local_time",
+    "run_problem",
     "scheduled_at",
     "search_query",
     "subscription_due_day",
     "subscription_next_run",
     "suggest_zone",
     "summarise",
+    "to_snapshot",
+    "xero_cause",
 ]

@@ -8,13 +8,14 @@ statement lines (apps cannot read those).
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.xero.filters import TransactionFilter
 from bot.xero.models import BankTransaction
@@ -45,14 +46,90 @@ class AccountSummary:
 
 
 @dataclass(frozen=True)
+class ItemContact:
+    name: str | None
+
+
+@dataclass(frozen=True)
+class ItemAccount:
+    account_id: str | None
+    code: str | None
+    name: str | None
+
+
+@dataclass(frozen=True)
+class DigestItem:
+    """What a digest shows of one transaction — enough to draw its row again later, when a fix
+    made after the post is shown in the same message. Reads like a ``BankTransaction`` row."""
+
+    bank_transaction_id: str
+    type: str
+    status: str
+    date: date
+    updated_date_utc: datetime
+    contact: ItemContact | None
+    bank_account: ItemAccount
+    reference: str | None
+    url: str | None
+    currency_code: str | None
+    is_reconciled: bool
+    total: Decimal
+
+    @property
+    def is_editable(self) -> bool:
+        return self.type in ("SPEND", "RECEIVE") and self.status == "AUTHORISED"
+
+    @property
+    def is_spend(self) -> bool:
+        return self.type.startswith("SPEND")
+
+    @property
+    def signed_total(self) -> Decimal:
+        return -self.total if self.is_spend else self.total
+
+    @classmethod
+    def of(cls, txn: BankTransaction | DigestItem) -> DigestItem:
+        if isinstance(txn, DigestItem):
+            return txn
+        return cls(
+            bank_transaction_id=txn.bank_transaction_id,
+            type=txn.type,
+            status=txn.status,
+            date=txn.date,
+            updated_date_utc=txn.updated_date_utc,
+            contact=ItemContact(txn.contact.name) if txn.contact else None,
+            bank_account=ItemAccount(
+                txn.bank_account.account_id, txn.bank_account.code, txn.bank_account.name
+            ),
+            reference=txn.reference,
+            url=txn.url,
+            currency_code=txn.currency_code,
+            is_reconciled=txn.is_reconciled,
+            total=txn.total,
+        )
+
+
+@dataclass(frozen=True)
+class Fix:
+    """A row of a posted digest fixed afterwards: its new reference, who fixed it and when."""
+
+    reference: str | None
+    by_user_id: str
+    at: datetime
+
+
+@dataclass(frozen=True)
 class DigestContent:
     tenant_id: str
     org_name: str
     local_date: date
     accounts: tuple[AccountSummary, ...]
-    oldest: tuple[BankTransaction, ...]
+    oldest: tuple[BankTransaction | DigestItem, ...]
     count: int
     complete: bool  # False: more than MAX_PAGES pages, so the figures are "at least"
+    short_code: str | None = None  # the organisation's, for "Open in Xero"
+    zone: str | None = None  # the organisation's IANA zone, for "✓ by @bob 14:02"
+    fixes: Mapping[str, Fix] = field(default_factory=dict)  # by BankTransactionID, after posting
 
     @property
     def is_clear(self) -> bool:
@@ -78,6 +155,104 @@ class DigestContent:
     @property
     def oldest_date(self) -> date | None:
         return min((a.oldest for a in self.accounts), default=None)
+
+    def with_facts(self, *, short_code: str | None, zone: str | None) -> DigestContent:
+        return replace(self, short_code=short_code, zone=zone)
+
+    def with_fixes(self, fixes: Mapping[str, Fix]) -> DigestContent:
+        return replace(self, fixes=dict(fixes))
+
+
+SNAPSHOT_VERSION = 1
+
+
+def to_snapshot(content: DigestContent) -> str:
+    """What a posted digest showed, as JSON to keep with the post (fixes are kept apart)."""
+
+    def item(t: BankTransaction | DigestItem) -> dict[str, Any]:
+        i = DigestItem.of(t)
+        return {
+            "id": i.bank_transaction_id,
+            "type": i.type,
+            "status": i.status,
+            "date": i.date.isoformat(),
+            "updated": i.updated_date_utc.isoformat(),
+            "contact": i.contact.name if i.contact else None,
+            "has_contact": i.contact is not None,
+            "account": [i.bank_account.account_id, i.bank_account.code, i.bank_account.name],
+            "reference": i.reference,
+            "url": i.url,
+            "currency": i.currency_code,
+            "reconciled": i.is_reconciled,
+            "total": str(i.total),
+        }
+
+    return json.dumps(
+        {
+            "v": SNAPSHOT_VERSION,
+            "tenant_id": content.tenant_id,
+            "org_name": content.org_name,
+            "local_date": content.local_date.isoformat(),
+            "accounts": [
+                [
+                    a.account_id,
+                    a.name,
+                    a.code,
+                    a.currency,
+                    a.count,
+                    a.spend_count,
+                    a.receive_count,
+                    str(a.total),
+                    a.oldest.isoformat(),
+                ]
+                for a in content.accounts
+            ],  # fmt: skip
+            "oldest": [item(t) for t in content.oldest],
+            "count": content.count,
+            "complete": content.complete,
+            "short_code": content.short_code,
+            "zone": content.zone,
+        },
+        separators=(",", ":"),
+    )
+
+
+def from_snapshot(raw: str) -> DigestContent:
+    data = json.loads(raw)
+    if data.get("v") != SNAPSHOT_VERSION:
+        raise ValueError(f"unknown digest snapshot version {data.get('v')!r}")
+
+    def item(d: dict[str, Any]) -> DigestItem:
+        account_id, code, name = d["account"]
+        return DigestItem(
+            bank_transaction_id=d["id"],
+            type=d["type"],
+            status=d["status"],
+            date=date.fromisoformat(d["date"]),
+            updated_date_utc=datetime.fromisoformat(d["updated"]),
+            contact=ItemContact(d["contact"]) if d.get("has_contact") else None,
+            bank_account=ItemAccount(account_id, code, name),
+            reference=d.get("reference"),
+            url=d.get("url"),
+            currency_code=d.get("currency"),
+            is_reconciled=bool(d.get("reconciled")),
+            total=Decimal(d["total"]),
+        )
+
+    return DigestContent(
+        tenant_id=data["tenant_id"],
+        org_name=data["org_name"],
+        local_date=date.fromisoformat(data["local_date"]),
+        accounts=tuple(
+            AccountSummary(a[0], a[1], a[2], a[3], a[4], a[5], a[6], Decimal(a[7]), date.fromisoformat(a[8]))
+            for a in data["accounts"]
+        ),
+        oldest=tuple(item(d) for d in data["oldest"]),
+        count=int(data["count"]),
+        complete=bool(data["complete"]),
+        short_code=data.get("short_code"),
+        zone=data.get("zone"),
+    )
 
 
 def summarise(

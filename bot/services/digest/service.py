@@ -14,11 +14,21 @@ from collections import defaultdict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
-from bot.services.digest.content import DEFAULT_ITEMS, MAX_PAGES, DigestContent, fetch_unreconciled, summarise
+from bot.services.digest.content import (
+    DEFAULT_ITEMS,
+    MAX_PAGES,
+    DigestContent,
+    Fix,
+    fetch_unreconciled,
+    from_snapshot,
+    summarise,
+    to_snapshot,
+)
+from bot.services.digest.failures import CANNOT_POST, RunProblem, run_problem, xero_cause
 from bot.services.digest.schedule import (
     DEFAULT_TIME,
     canonical_zone,
@@ -29,7 +39,7 @@ from bot.services.digest.schedule import (
 from bot.services.errors import NotConnected, ServiceError
 from bot.xero.errors import XeroError, XeroForbidden
 from storage import digests as ledger
-from storage import grants
+from storage import grants, organisations
 from storage.digests import Claim, Run, Subscription
 from storage.grants import GrantView, TenantView
 from storage.models import GRANT_NEEDS_RECONNECT
@@ -41,8 +51,9 @@ log = logging.getLogger(__name__)
 
 DIGEST_WORKERS = 8  # organisations fetched at once; each org is still one call at a time
 
-# Why a run could not reach its channel, as the ledger's ``detail`` says it.
-CANNOT_POST = frozenset({"not_in_channel", "channel_not_found", "is_archived", "restricted_action"})
+FIX_REACH = timedelta(days=30)  # digests posted longer ago than this are not redrawn after a fix
+REDRAW_ATTEMPTS = 3
+FORGET_EVERY = timedelta(hours=1)  # how often the clock drops kept posts older than FIX_REACH
 # Slack said it did nothing and asked us to come back (the post certainly did not happen).
 RETRYABLE_POST = frozenset({"ratelimited", "service_unavailable", "request_timeout", "slack_unreachable"})
 
@@ -63,7 +74,14 @@ class Poster(Protocol):
     Every method raises :class:`PostFailed` when Slack does not take the message.
     """
 
-    def digest(self, channel_id: str, content: DigestContent) -> None: ...
+    def digest(self, channel_id: str, content: DigestContent) -> str | None:
+        """Post a digest; returns the message's ``ts`` (None if Slack did not say)."""
+
+    def update(self, channel_id: str, ts: str, content: DigestContent) -> None:
+        """Redraw a posted digest in place (``chat.update``), e.g. with a row fixed since."""
+
+    def failed(self, sub: Subscription, problem: RunProblem, next_run: datetime | None) -> None:
+        """DM the owner: a day's digest failed, why, and what happens next."""
 
     def dead_connection(self, sub: Subscription, *, reconnect: bool) -> None:
         """Tell the subscribed channel that today's digest could not be prepared."""
@@ -110,6 +128,24 @@ class SubscriptionStatus:
     sub: Subscription
     next_run: datetime | None
     last_run: Run | None
+    problem: RunProblem | None = None  # the last run's, in the same words as the owner's DM
+
+
+class DigestChoice(ServiceError):
+    """``/recon digest off`` in a channel with several digests: say which (``org:"name"``)."""
+
+    def __init__(self, options: Sequence[Subscription]) -> None:
+        self.options = tuple(options)
+        names = ", ".join(f"“{s.tenant_name}”" for s in options)
+        super().__init__(f'This channel has {len(options)} digests ({names}); say which one with org:"name".')
+
+
+@dataclass(frozen=True)
+class FixShown:
+    """What became of showing a fix in the digests that list the transaction."""
+
+    updated: int = 0
+    failed: tuple[str, ...] = ()  # channel ids whose message could not be redrawn
 
 
 @dataclass(frozen=True)
@@ -137,6 +173,7 @@ class DigestService:
         self.workers = max(1, workers)
         self.max_items = max_items
         self.max_pages = max_pages
+        self._forgot_at: datetime | None = None
 
     # ------------------------------------------------------------------ subscriptions
 
@@ -149,10 +186,12 @@ class DigestService:
         local_time: str | None,
         timezone: str | None,
         skip_when_clear: bool,
+        org: str | None = None,
     ) -> Subscribed:
-        """Subscribe ``channel_id`` to the user's default organisation. Arguments are already
-        validated (:func:`parse_local_time`, :func:`canonical_zone`); ``None`` means default."""
-        tenant = self.services.connect.require_tenant(team_id, user_id, None)
+        """Subscribe ``channel_id`` to the user's default organisation, or to the one named by
+        ``org`` (matched like ``/recon use``). Arguments are already validated
+        (:func:`parse_local_time`, :func:`canonical_zone`); ``None`` means default."""
+        tenant = self._tenant(team_id, user_id, org)
         note = None
         if timezone is None:
             timezone, note = self._org_timezone(team_id, user_id, tenant)
@@ -185,14 +224,35 @@ class DigestService:
             )
         return (canonical_zone(zone) or org_zone(zone)), None
 
-    def unsubscribe(self, team_id: str, user_id: str, channel_id: str) -> list[Subscription]:
-        """Turn off this channel's digest of the user's default organisation (whoever set it up —
-        the user can see that organisation), or else every digest the user owns in this channel."""
+    def tenant_for(self, team_id: str, user_id: str, org: str | None) -> TenantView:
+        """The organisation a digest command is about: the default, or the one named."""
+        return self._tenant(team_id, user_id, org)
+
+    def _tenant(self, team_id: str, user_id: str, org: str | None) -> TenantView:
+        connect = self.services.connect
+        if org is None:
+            return connect.require_tenant(team_id, user_id, None)
+        return connect.require_tenant(team_id, user_id, connect.resolve_org(team_id, user_id, org).tenant_id)
+
+    def unsubscribe(
+        self, team_id: str, user_id: str, channel_id: str, *, org: str | None = None
+    ) -> list[Subscription]:
+        """Turn off a digest in this channel: the one of ``org`` when named (whoever set it up —
+        the user holds that organisation), else the only one the user may turn off here.
+
+        A user may turn off a digest they set up, or one of an organisation they hold. With
+        several such digests in the channel and no ``org``, nothing is removed and
+        :class:`DigestChoice` lists them, so the wrong channel's worklist never disappears.
+        """
         here = ledger.subscriptions_in_channel(self.db, team_id, channel_id)
-        default = self.services.connect.default_org(team_id, user_id)
-        chosen = [s for s in here if default is not None and s.tenant_id == default.tenant_id]
-        if not chosen:
-            chosen = [s for s in here if s.owner_user_id == user_id]
+        if org is not None:
+            tenant = self.services.connect.resolve_org(team_id, user_id, org)
+            chosen = [s for s in here if s.tenant_id == tenant.tenant_id]
+        else:
+            held = {t.tenant_id for t in self.services.connect.organisations(team_id, user_id)}
+            chosen = [s for s in here if s.owner_user_id == user_id or s.tenant_id in held]
+            if len(chosen) > 1:
+                raise DigestChoice(chosen)
         ledger.delete_subscriptions(self.db, [s.id for s in chosen])
         return chosen
 
@@ -209,21 +269,22 @@ class DigestService:
 
     def status(self, team_id: str, user_id: str) -> list[SubscriptionStatus]:
         now = self.services.now()
-        return [
-            SubscriptionStatus(s, subscription_next_run(s, now), ledger.last_run(self.db, s.id))
-            for s in self.subscriptions(team_id, user_id)
-        ]
+        out = []
+        for s in self.subscriptions(team_id, user_id):
+            last = ledger.last_run(self.db, s.id)
+            out.append(SubscriptionStatus(s, subscription_next_run(s, now), last, run_problem(last, now)))
+        return out
 
     # ------------------------------------------------------------------ on demand
 
-    def build_now(self, team_id: str, user_id: str) -> DigestContent:
-        """Today's digest of the user's default organisation, read with the user's own connection
-        (``/recon digest now``: no ledger row, nothing scheduled changes)."""
-        tenant = self.services.connect.require_tenant(team_id, user_id, None)
+    def build_now(self, team_id: str, user_id: str, *, org: str | None = None) -> DigestContent:
+        """Today's digest of the user's default organisation (or ``org``), read with the user's
+        own connection (``/recon digest now``: no ledger row, nothing scheduled changes)."""
+        tenant = self._tenant(team_id, user_id, org)
         zone_name, _ = self._org_timezone(team_id, user_id, tenant)
         source = self.services.tokens.source(team_id, user_id, tenant.tenant_id)
         fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
-        return summarise(
+        content = summarise(
             fetched.transactions,
             tenant_id=tenant.tenant_id,
             org_name=tenant.tenant_name,
@@ -231,11 +292,123 @@ class DigestService:
             complete=fetched.complete,
             max_items=self.max_items,
         )
+        return content.with_facts(short_code=self._short_code(source), zone=zone_name)
+
+    def _short_code(self, source: object) -> str | None:
+        """The organisation's ShortCode for deep links: stored once per organisation, read from
+        Xero the first time (one call, ever); links go without it if Xero can't say."""
+        tenant_id = getattr(source, "tenant_id", "")
+        known = organisations.get_organisation(self.db, tenant_id)
+        if known is not None:
+            return known.short_code
+        try:
+            return self.services.connect.refresh_organisation(source).short_code
+        except (XeroError, NotConnected) as exc:
+            log.info("no ShortCode for %s yet (%s): digest links open Xero without it", tenant_id, exc)
+            return None
+
+    def posted(self, team_id: str, channel_id: str, ts: str | None, content: DigestContent) -> None:
+        """Keep a digest just posted (``digest now``) so later fixes show in it."""
+        self._keep_post(team_id, channel_id, ts, content, run_id=None, at=self.services.now())
+
+    def _keep_post(
+        self,
+        team_id: str,
+        channel_id: str,
+        ts: str | None,
+        content: DigestContent,
+        *,
+        run_id: int | None,
+        at: datetime,
+    ) -> None:
+        if not ts or not content.oldest:
+            return
+        try:
+            ledger.record_post(
+                self.db,
+                slack_team_id=team_id,
+                channel_id=channel_id,
+                message_ts=ts,
+                tenant_id=content.tenant_id,
+                run_id=run_id,
+                snapshot=to_snapshot(content),
+                transaction_ids=[t.bank_transaction_id for t in content.oldest],
+                now=lambda: at,
+            )
+        except Exception:  # noqa: BLE001 - the digest is out; only its later redraws are lost
+            log.exception("digest posted in %s (%s) but not kept: fixes won't show in it", channel_id, ts)
+
+    # ------------------------------------------------------------------ the worklist
+
+    def show_fix(
+        self,
+        team_id: str,
+        tenant_id: str,
+        txn_id: str,
+        *,
+        reference: str | None,
+        fixed_by: str,
+        poster: Poster,
+    ) -> FixShown:
+        """A transaction was fixed (anywhere: a digest's Edit, ``/recon edit``, a search): mark it
+        in every digest message of the last :data:`FIX_REACH` that shows it, and redraw each in
+        place. Redraws that race with another fix re-check the message's version and draw again,
+        so the last redraw always shows every fix."""
+        now = self.services.now()
+        posts = ledger.posts_showing(self.db, team_id, tenant_id, txn_id, since=now - FIX_REACH)
+        if not posts:
+            return FixShown()
+        ledger.mark_fixed(
+            self.db,
+            [p.id for p in posts],
+            tenant_id,
+            txn_id,
+            fixed_by=fixed_by,
+            reference=reference,
+            now=lambda: now,
+        )
+        updated, failed = 0, []
+        for post in posts:
+            try:
+                self._redraw(post.id, poster)
+                updated += 1
+            except PostFailed as exc:
+                log.warning(
+                    "could not redraw digest %s in %s: %s", post.message_ts, post.channel_id, exc.code
+                )
+                failed.append(post.channel_id)
+        return FixShown(updated, tuple(failed))
+
+    def _forget_old_posts(self, now: datetime) -> None:
+        """Kept digest messages older than :data:`FIX_REACH` are not redrawn: drop them (hourly)."""
+        if self._forgot_at is not None and now - self._forgot_at < FORGET_EVERY:
+            return
+        self._forgot_at = now
+        try:
+            ledger.forget_posts(self.db, before=now - FIX_REACH)
+        except Exception:  # noqa: BLE001 - housekeeping; the next hour tries again
+            log.exception("could not drop old kept digest messages")
+
+    def _redraw(self, post_id: int, poster: Poster) -> None:
+        for _ in range(REDRAW_ATTEMPTS):
+            state = ledger.post_state(self.db, post_id)
+            if state is None:
+                return
+            post, fixes = state
+            content = from_snapshot(post.snapshot).with_fixes(
+                {f.bank_transaction_id: Fix(f.reference, f.fixed_by, f.fixed_at) for f in fixes}
+            )
+            poster.update(post.channel_id, post.message_ts, content)
+            if ledger.post_version(self.db, post_id) == post.version:
+                return
 
     # ------------------------------------------------------------------ the clock
 
-    def claim_due(self, now: datetime) -> tuple[list[Due], RunReport]:
-        """Find what is due and claim it in the ledger; only claimed work is returned."""
+    def claim_due(self, now: datetime, poster: Poster | None = None) -> tuple[list[Due], RunReport]:
+        """Find what is due and claim it in the ledger; only claimed work is returned.
+
+        A run that has used its last attempt is closed as failed, and (given a ``poster``) its
+        owner is told once."""
         report = RunReport()
         candidates = [
             (sub, day)
@@ -254,6 +427,10 @@ class DigestService:
             else:
                 if ledger.exhausted(run, now) and ledger.give_up(self.db, run, now=lambda: now):
                     log.warning("digest %s for %s: gave up after %s attempts", sub.id, day, run.attempt)
+                    if poster is not None:
+                        self._tell_owner(
+                            Due(sub, ledger.Claim(run.id, sub.id, day, run.attempt)), now, poster
+                        )
                 claim = None
             if claim is not None:
                 claimed.append(Due(sub, claim))
@@ -267,7 +444,8 @@ class DigestService:
         finishes quickly, while each organisation costs one Xero call per 1,000 items however many
         channels subscribe to it — far inside Xero's 60 calls a minute.
         """
-        claimed, report = self.claim_due(now)
+        self._forget_old_posts(now)
+        claimed, report = self.claim_due(now, poster)
         by_tenant: dict[str, list[Due]] = defaultdict(list)
         for item in claimed:
             by_tenant[item.sub.tenant_id].append(item)
@@ -326,9 +504,11 @@ class DigestService:
                 continue
             except XeroError as exc:  # rate limited, Xero down, token endpoint down: try later
                 for other, _ in live:
-                    self._retry_later(other, f"xero: {exc}", now, report)
+                    self._retry_later(other, xero_cause(exc), now, poster, report)
                 return
             report.xero_calls[tenant_id] = report.xero_calls.get(tenant_id, 0) + fetched.calls
+            short_code = self._short_code(source)
+            details = organisations.get_organisation(self.db, tenant_id)
             for other, other_access in live:
                 content = summarise(
                     fetched.transactions,
@@ -337,6 +517,8 @@ class DigestService:
                     local_date=other.claim.local_date,
                     complete=fetched.complete,
                     max_items=self.max_items,
+                ).with_facts(
+                    short_code=short_code, zone=(details.timezone if details else None) or other.sub.timezone
                 )
                 self._post(other, content, now, poster, report)
             return
@@ -358,10 +540,11 @@ class DigestService:
             log.info("digest %s for %s was taken over by another clock", sub.id, claim.local_date)
             return
         try:
-            poster.digest(sub.channel_id, content)
+            ts = poster.digest(sub.channel_id, content)
         except PostFailed as exc:
             self._post_failed(item, exc, now, poster, report)
             return
+        self._keep_post(sub.slack_team_id, sub.channel_id, ts, content, run_id=claim.run_id, at=now)
         ledger.finish_run(
             self.db,
             claim,
@@ -384,34 +567,51 @@ class DigestService:
             )
             log.warning("digest %s for %s: outcome unknown (%s)", sub.id, claim.local_date, exc.code)
             self._count(report, sub, ledger.STATUS_UNKNOWN)
+            self._tell_owner(item, now, poster)
             return
         if exc.code in RETRYABLE_POST and claim.attempt < ledger.MAX_ATTEMPTS:
             ledger.finish_run(
                 self.db,
                 claim,
                 ledger.retry_status(claim.attempt),
-                f"slack: {exc.code}",
+                exc.code,
                 expect=ledger.STATUS_POSTING,
                 now=clock,
             )
             self._count(report, sub, "retry")
             return
+        told_before = exc.code in CANNOT_POST and self._told_before(sub, claim.local_date, exc.code)
         ledger.finish_run(
             self.db, claim, ledger.STATUS_FAILED, exc.code, expect=ledger.STATUS_POSTING, now=clock
         )
         self._count(report, sub, ledger.STATUS_FAILED)
-        if exc.code in CANNOT_POST and not self._told_before(sub, claim.local_date, exc.code):
-            try:
-                poster.cannot_post(sub, exc.code)
-            except PostFailed as dm_exc:
-                log.warning("could not DM %s about digest %s: %s", sub.owner_user_id, sub.id, dm_exc.code)
+        if not told_before:  # "not in channel" every day is one incident, told once
+            self._tell_owner(item, now, poster)
+
+    def _tell_owner(self, item: Due, now: datetime, poster: Poster) -> None:
+        """One DM per failed run, with the cause and the next step — the words status shows too."""
+        run = ledger.runs_for(self.db, [(item.sub.id, item.claim.local_date)]).get(
+            (item.sub.id, item.claim.local_date)
+        )
+        problem = run_problem(run, now)
+        if run is None or problem is None or not ledger.claim_owner_notice(self.db, run.id, now=lambda: now):
+            return
+        try:
+            if problem.cannot_post and problem.code:
+                poster.cannot_post(item.sub, problem.code)
+            else:
+                poster.failed(item.sub, problem, subscription_next_run(item.sub, now))
+        except PostFailed as exc:
+            log.warning("could not DM %s about digest %s: %s", item.sub.owner_user_id, item.sub.id, exc.code)
+            if exc.delivered is False:
+                ledger.release_owner_notice(self.db, run.id)
 
     def _told_before(self, sub: Subscription, day: date, code: str) -> bool:
         """Once per incident: the previous day already failed the same way (and said so)."""
         previous = ledger.last_run(self.db, sub.id, before=day)
         return previous is not None and previous.status == ledger.STATUS_FAILED and previous.detail == code
 
-    def _retry_later(self, item: Due, detail: str, now: datetime, report: RunReport) -> None:
+    def _retry_later(self, item: Due, detail: str, now: datetime, poster: Poster, report: RunReport) -> None:
         status = (
             ledger.retry_status(item.claim.attempt)
             if item.claim.attempt < ledger.MAX_ATTEMPTS
@@ -420,6 +620,8 @@ class DigestService:
         ledger.finish_run(self.db, item.claim, status, detail, now=lambda: now)
         log.warning("digest %s for %s: %s (%s)", item.sub.id, item.claim.local_date, detail, status)
         self._count(report, item.sub, "retry" if status != ledger.STATUS_FAILED else status)
+        if status == ledger.STATUS_FAILED:
+            self._tell_owner(item, now, poster)
 
     def _dead(
         self, item: Due, dead_grant_id: int | None, now: datetime, poster: Poster, report: RunReport

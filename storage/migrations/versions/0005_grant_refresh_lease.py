@@ -1,8 +1,8 @@
 """grant refresh lease: who is calling Xero for a grant, and refreshes that did not finish
 
 Revision ID: grant_refresh_lease
-Revises: 0002
-Create Date: 2026-12-01 12:00:00
+Revises: digest_worklist
+Create Date: 2026-12-09 12:00:00
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "grant_refresh_lease"
-down_revision = "0002"
+down_revision = "digest_worklist"
 branch_labels = None
 depends_on = None
 
