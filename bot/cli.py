@@ -52,7 +52,16 @@ def cmd_db(args: argparse.Namespace) -> int:
         return EXIT_OK if current == head else EXIT_PROBLEM
     elif args.action == "rotate-keys":
         migrate.upgrade(db.engine)
-        print(f"re-encrypted the tokens of {rotate_encryption(db)} grant(s) under the newest key")
+        result = rotate_encryption(db)
+        print(f"re-encrypted the tokens of {result.rotated} grant(s) under the newest key")
+        if result.unreadable:
+            ids = ", ".join(map(str, result.unreadable_ids))
+            print(
+                f"recon: {result.unreadable} grant(s) ({ids}) cannot be decrypted with any key in "
+                "RECON_ENCRYPTION_KEY; left as they are (restore the key, or their users reconnect)",
+                file=sys.stderr,
+            )
+            return EXIT_PROBLEM
     return EXIT_OK
 
 
@@ -140,7 +149,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] in _DELEGATED:
         return int(_DELEGATED[argv[0]](argparse.Namespace(rest=argv[1:])) or 0)
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    from storage.crypto import MissingKeyFile
+
+    try:
+        return int(args.func(args) or 0)
+    except MissingKeyFile as exc:
+        print(f"recon: {exc}", file=sys.stderr)
+        return EXIT_SETTINGS
 
 
 if __name__ == "__main__":  # pragma: no cover

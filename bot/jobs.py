@@ -11,8 +11,10 @@ Jobs:
 
 * every minute — due digests (:meth:`DigestService.run_due`) and reconnect DMs for grants the
   web process marked ``needs_reconnect``;
-* every 5 minutes — refresh each grant idle for :data:`KEEPALIVE_AFTER` (Xero's refresh tokens
-  die after 60 days unused), recording the outcome on the grant;
+* every 5 minutes — retry every refresh that never finished (Xero may have rotated the token
+  while the answer was lost; the old one works again only within 30 minutes), and refresh each
+  grant idle for :data:`KEEPALIVE_AFTER` (Xero's refresh tokens die after 60 days unused),
+  recording the outcome on the grant;
 * hourly — delete expired OAuth states.
 """
 
@@ -31,6 +33,7 @@ from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 from bot.config import Settings
 from bot.services.digest import RunReport, digest_service
 from bot.services.errors import NotConnected
+from bot.services.tokens import GrantGone
 from bot.slack.digest_commands import SlackPoster
 from bot.xero.errors import XeroError
 from storage import grants
@@ -54,44 +57,70 @@ class KeepAliveReport:
     needs_reconnect: list[int] = field(default_factory=list)
     failed: list[int] = field(default_factory=list)  # Xero unreachable: tried again next run
     notified: list[int] = field(default_factory=list)
+    retried: list[int] = field(default_factory=list)  # of these, unfinished refreshes taken up again
 
 
 def keep_tokens_alive(
     services: Any, now: datetime, client: WebClient, *, older_than: timedelta = KEEPALIVE_AFTER
 ) -> KeepAliveReport:
-    """Refresh every active grant whose last refresh is at least ``older_than`` ago.
+    """Refresh every active grant with an unfinished refresh or idle for ``older_than``.
 
     Goes through the same single-flight path as the web process, forcing one rotation: if
     another process refreshed in the meantime the generation has moved on and nothing more
-    happens. Outcomes land on the grant (``last_refresh_outcome``): ``refreshed``,
-    ``invalid_grant`` (the grant becomes ``needs_reconnect`` and its user gets one DM), or the
-    name of the failure when Xero could not be reached (tried again on the next run).
+    happens. An unfinished refresh is retried with the refresh token it was sent with (the
+    stored one: nothing replaced it), inside Xero's grace period since this runs every few
+    minutes. Outcomes land on the grant (``last_refresh_outcome``): ``refreshed``,
+    ``invalid_grant`` or ``undecryptable`` (the grant becomes ``needs_reconnect`` and its user
+    gets one DM), or the name of the failure when Xero could not be reached (tried again next
+    run). Each grant is on its own: whatever goes wrong with one, the run goes on to the next.
     """
     report = KeepAliveReport()
     for grant_id in grants.grants_due_for_keepalive(services.db, older_than=older_than, now=lambda: now):
-        grant = grants.get_grant(services.db, grant_id)
-        if grant is None:
-            continue
         try:
-            token = services.tokens.access_token(grant_id, stale_generation=grant.generation)
-        except NotConnected:
-            report.needs_reconnect.append(grant_id)
-            continue
-        except XeroError as exc:
-            grants.record_refresh_failure(services.db, grant_id, type(exc).__name__, now=lambda: now)
-            log.warning("keep-alive: grant %s not refreshed (%s); will retry", grant_id, type(exc).__name__)
+            _keep_alive(services, grant_id, now, older_than, report)
+        except Exception:
+            # Isolation boundary: a surprise in one grant (a database error, a bug) must not
+            # leave every other grant to expire. Logged with its traceback; retried next run.
+            log.exception("keep-alive: grant %s failed unexpectedly; will retry next run", grant_id)
             report.failed.append(grant_id)
-            continue
-        (report.refreshed if token.refreshed else report.already_fresh).append(grant_id)
     report.notified = send_reconnect_notices(services, now, client)
     if report.refreshed or report.needs_reconnect or report.failed:
         log.info(
-            "keep-alive: %d refreshed, %d need reconnecting, %d failed",
+            "keep-alive: %d refreshed, %d need reconnecting, %d failed%s",
             len(report.refreshed),
             len(report.needs_reconnect),
             len(report.failed),
+            f" ({len(report.retried)} retried after an unfinished attempt)" if report.retried else "",
         )
     return report
+
+
+def _keep_alive(
+    services: Any, grant_id: int, now: datetime, older_than: timedelta, report: KeepAliveReport
+) -> None:
+    grant = grants.get_grant(services.db, grant_id)
+    if grant is None:
+        return  # disconnected since the list was read
+    if grant.refresh_pending_generation is None and grant.last_refreshed_at > now - older_than:
+        # Another keep-alive (a second clock, an overlapping run) refreshed it since the list was
+        # read; forcing a refresh of the generation seen now would rotate it twice.
+        report.already_fresh.append(grant_id)
+        return
+    try:
+        token = services.tokens.access_token(grant_id, stale_generation=grant.generation)
+    except NotConnected:
+        report.needs_reconnect.append(grant_id)
+        return
+    except GrantGone:
+        return
+    except XeroError as exc:
+        grants.record_refresh_failure(services.db, grant_id, type(exc).__name__, now=lambda: now)
+        log.warning("keep-alive: grant %s not refreshed (%s); will retry", grant_id, type(exc).__name__)
+        report.failed.append(grant_id)
+        return
+    (report.refreshed if token.refreshed else report.already_fresh).append(grant_id)
+    if token.refreshed and grant.refresh_pending_generation is not None:
+        report.retried.append(grant_id)
 
 
 def send_reconnect_notices(services: Any, now: datetime, client: WebClient) -> list[int]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -15,6 +16,18 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 class TokenDecryptError(Exception):
     """A stored token could not be decrypted with any configured key."""
+
+
+class MissingKeyFile(Exception):
+    """The SQLite key file is gone but the database still holds tokens encrypted with it."""
+
+    def __init__(self, key_file: Path, grants: int) -> None:
+        super().__init__(
+            f"the key file {key_file} is missing, but the database beside it holds {grants} Xero "
+            "connection(s) encrypted with it; a new key could not decrypt them, so none was made. "
+            "Put the key file back (or set RECON_ENCRYPTION_KEY to that key)."
+        )
+        self.key_file = key_file
 
 
 def invalid_keys(spec: str) -> list[int]:
@@ -75,11 +88,15 @@ def key_file_for(database_url: str) -> Path | None:
     return Path(path + ".key")
 
 
-def load_or_create_key_spec(database_url: str, configured: str) -> str:
+def load_or_create_key_spec(
+    database_url: str, configured: str, *, stored_grants: Callable[[], int] = lambda: 0
+) -> str:
     """The configured keys, or for SQLite a key kept in a 0600 file beside the database.
 
     The file is created once and announced on stderr once, so a newcomer needs no setup yet
-    knows where the secret that protects their tokens lives.
+    knows where the secret that protects their tokens lives. It is never created again for a
+    database that already holds grants (``stored_grants`` counts them): a fresh key would
+    decrypt none of them, and the real one may only be misplaced — :class:`MissingKeyFile`.
     """
     if configured:
         return configured
@@ -89,6 +106,9 @@ def load_or_create_key_spec(database_url: str, configured: str) -> str:
         return Fernet.generate_key().decode()
     if key_file.exists():
         return key_file.read_text().strip()
+    held = stored_grants()
+    if held:
+        raise MissingKeyFile(key_file, held)
     key_file.parent.mkdir(parents=True, exist_ok=True)
     key = Fernet.generate_key().decode()
     fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

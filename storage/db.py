@@ -20,7 +20,7 @@ from sqlalchemy.pool import StaticPool
 from storage.crypto import TokenCipher
 
 _BEGIN_OPTION = "recon_sqlite_begin"
-SQLITE_BUSY_TIMEOUT_MS = 60_000  # longer than the worst refresh held under the lock (~50 s)
+SQLITE_BUSY_TIMEOUT_MS = 60_000  # generous: writes are short (a token refresh calls Xero outside any)
 
 
 def make_engine(url: str) -> Engine:

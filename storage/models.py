@@ -81,6 +81,13 @@ class Grant(Base):
     reconnect_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # The refresh lease (see storage.grants.valid_access_token): whoever set it is calling Xero's
+    # token endpoint for this grant until then; an expired lease is free to take over.
+    refreshing_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # A refresh of this generation was sent (or about to be) and has not finished: Xero may have
+    # rotated the token without our hearing it, so the clock retries it inside the grace period.
+    refresh_pending_generation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    refresh_pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     tenants: Mapped[list[Tenant]] = relationship(
         back_populates="grant", cascade="all, delete-orphan", order_by="Tenant.id"

@@ -16,6 +16,7 @@ from bot.services.errors import ConsentFailed, NotConnected, OrgAmbiguous, OrgNo
 from bot.xero.errors import XeroError
 from bot.xero.timezones import iana_zone
 from storage import digests, grants, organisations, waiting_views
+from storage.crypto import TokenDecryptError
 from storage.db import Database
 from storage.digests import Subscription
 from storage.grants import ConsentResult, GrantView, TenantView
@@ -411,7 +412,12 @@ class ConnectService:
             log.warning("could not remove connection %s at Xero: %s", tenant.connection_id, exc)
 
     def _revoke(self, grant_id: int) -> None:
-        refresh_token = grants.refresh_token_for_revocation(self.db, grant_id)
+        try:
+            refresh_token = grants.refresh_token_for_revocation(self.db, grant_id)
+        except TokenDecryptError:
+            # Nothing to send Xero; forgetting the grant here is still what the user asked for.
+            log.warning("grant %s: tokens cannot be decrypted, so it is not revoked at Xero", grant_id)
+            return
         if not refresh_token:
             return
         try:

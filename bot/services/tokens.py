@@ -13,11 +13,18 @@ from datetime import datetime
 from bot.services.errors import NotConnected
 from bot.xero.errors import InvalidGrant, OAuthError, XeroUnavailable
 from storage import grants
+from storage.crypto import TokenDecryptError
 from storage.db import Database
-from storage.grants import AccessToken, GrantNotUsable
+from storage.grants import AccessToken, GrantNotUsable, RefreshBusy
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 
 log = logging.getLogger(__name__)
+
+_BUSY = "Xero's sign-in service is slow to answer right now — please try again in a minute."
+
+
+class GrantGone(LookupError):
+    """The grant was deleted (a disconnect) while this request was using it."""
 
 
 class GrantTokenSource:
@@ -63,7 +70,11 @@ class TokenService:
         self._now = now
 
     def access_token(self, grant_id: int, *, stale_generation: int | None = None) -> AccessToken:
-        """A usable token; :class:`NotConnected` (with a fresh consent link) when Xero says no."""
+        """A usable token; :class:`NotConnected` (with a fresh consent link) when Xero says no.
+
+        A grant whose stored tokens no key can decrypt is marked ``needs_reconnect`` with one
+        operator log line, and treated like a dead refresh token: its user is asked to reconnect.
+        """
         try:
             return grants.valid_access_token(
                 self.db,
@@ -78,6 +89,20 @@ class TokenService:
             raise self._not_connected(grant_id, reconnect=True) from None
         except GrantNotUsable as exc:
             raise self._not_connected(grant_id, reconnect=exc.status == GRANT_NEEDS_RECONNECT) from None
+        except TokenDecryptError:
+            if grants.mark_undecryptable(self.db, grant_id, now=self._now):
+                grant = grants.get_grant(self.db, grant_id)
+                owner = f"{grant.slack_team_id}/{grant.slack_user_id}" if grant else "?"
+                log.error(
+                    "grant %s (Slack user %s): its stored Xero tokens cannot be decrypted with any key in "
+                    "RECON_ENCRYPTION_KEY (a key dropped before `recon-bot db rotate-keys`, or a key file "
+                    "replaced?); marked needs_reconnect, so its user is asked to connect again",
+                    grant_id,
+                    owner,
+                )
+            raise self._not_connected(grant_id, reconnect=True) from None
+        except RefreshBusy:
+            raise XeroUnavailable(_BUSY) from None
         except (XeroUnavailable, OAuthError) as exc:
             grants.record_refresh_failure(self.db, grant_id, type(exc).__name__, now=self._now)
             raise
@@ -85,7 +110,7 @@ class TokenService:
     def _not_connected(self, grant_id: int, *, reconnect: bool) -> NotConnected:
         grant = grants.get_grant(self.db, grant_id)
         if grant is None:
-            raise LookupError(f"grant {grant_id} vanished")
+            raise GrantGone(f"grant {grant_id} vanished")
         return NotConnected(self._consent_url(grant.slack_team_id, grant.slack_user_id), reconnect=reconnect)
 
     def source(self, team_id: str, user_id: str, tenant_id: str) -> GrantTokenSource:

@@ -114,3 +114,108 @@ def test_expired_oauth_states_are_purged(world):
     world.clock.tick(world.xero.clock.now() + timedelta(days=2))
     with world.db.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM oauth_states").scalar() == 0
+
+
+# --------------------------------------------------------------------------- lost answers
+
+
+def test_a_lost_refresh_answer_is_retried_by_the_clock_inside_the_grace_period(world):
+    """Xero rotated, every answer was lost; the user walks away. The clock retries in time."""
+    import pytest
+
+    from bot.xero.errors import XeroUnavailable
+
+    alice = world.connect("U0ALICE").grant
+    stored = refresh_token(world, alice.id)
+    world.services.oauth.sleep = lambda _s: None
+    world.xero.clock.advance(31 * 60)  # the access token has expired: the next use refreshes
+    world.xero.faults.drop_next_refresh_response(3)  # the first try and both retries
+    with pytest.raises(XeroUnavailable):  # what a Slack request needing the token would meet
+        world.services.tokens.access_token(alice.id)
+    assert world.refresh_tokens_used() == [stored] * 3  # Xero rotated; we never heard the answer
+
+    world.xero.clock.advance(5 * 60)  # the clock's next keep-alive run
+    report = keep_tokens_alive(world.services, world.xero.clock.now(), world.clock.client)
+    assert report.refreshed == [alice.id]
+    assert world.refresh_tokens_used() == [stored] * 4  # the same token, inside the 30 minutes
+    after = grants.get_grant(world.db, alice.id)
+    assert after.status == "active" and after.generation == alice.generation + 1
+    assert after.refresh_pending_generation is None
+
+    # Long after the grace period the connection still works, and it is not retried again.
+    world.xero.clock.advance(45 * 60)
+    assert keep_tokens_alive(world.services, world.xero.clock.now(), world.clock.client).refreshed == []
+    assert world.digests.build_now(TEAM, "U0ALICE").org_name
+
+
+# --------------------------------------------------------------------------- isolation
+
+
+def _make_undecryptable(world, grant_id: int) -> None:
+    """As after a key was dropped too early: the row's ciphertext is under a key we no longer have."""
+    from cryptography.fernet import Fernet
+
+    from storage.crypto import TokenCipher
+
+    foreign = TokenCipher([Fernet.generate_key().decode()])
+    with world.db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE grants SET access_token_enc = ?, refresh_token_enc = ? WHERE id = ?"
+            if world.db.is_sqlite
+            else "UPDATE grants SET access_token_enc = %s, refresh_token_enc = %s WHERE id = %s",
+            (foreign.encrypt("gone-access"), foreign.encrypt("gone-refresh"), grant_id),
+        )
+
+
+def test_an_undecryptable_grant_is_marked_and_the_others_are_still_refreshed(world, caplog):
+    import logging
+
+    alice = world.connect("U0ALICE").grant  # the oldest: it is looked at first
+    world.xero.clock.advance(60)
+    bob = world.connect("U0BOB").grant
+    _make_undecryptable(world, alice.id)
+    world.xero.clock.advance(8 * DAY)
+
+    with caplog.at_level(logging.INFO):
+        report = keep_tokens_alive(world.services, world.xero.clock.now(), world.clock.client)
+
+    assert report.refreshed == [bob.id]
+    assert report.needs_reconnect == [alice.id]
+    dead = grants.get_grant(world.db, alice.id)
+    assert dead.status == GRANT_NEEDS_RECONNECT and dead.last_refresh_outcome == "undecryptable"
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(lines) == 1 and f"grant {alice.id}" in lines[0] and "RECON_ENCRYPTION_KEY" in lines[0]
+    assert "gone-" not in caplog.text
+    assert len(world.slack.dms("U0ALICE")) == 1  # asked to reconnect, once
+    # The next runs do not trip over it again.
+    world.xero.clock.advance(8 * DAY)
+    again = keep_tokens_alive(world.services, world.xero.clock.now(), world.clock.client)
+    assert again.refreshed == [bob.id] and again.needs_reconnect == []
+    assert len(world.slack.dms("U0ALICE")) == 1
+
+
+def test_a_grant_deleted_mid_run_or_a_database_error_does_not_end_the_run(world):
+    from sqlalchemy.exc import OperationalError
+
+    alice = world.connect("U0ALICE").grant
+    world.xero.clock.advance(60)
+    bob = world.connect("U0BOB").grant
+    world.xero.clock.advance(60)
+    carol = world.connect("U0CAROL").grant
+    world.xero.clock.advance(8 * DAY)
+
+    real = world.services.tokens.access_token
+
+    def flaky(grant_id, **kwargs):
+        if grant_id == alice.id:
+            grants.delete_grant(world.db, alice.id)  # the user disconnected while the run was going
+        if grant_id == bob.id:
+            raise OperationalError("UPDATE grants", {}, Exception("server closed the connection"))
+        return real(grant_id, **kwargs)
+
+    world.services.tokens.access_token = flaky
+    report = keep_tokens_alive(world.services, world.xero.clock.now(), world.clock.client)
+    assert report.refreshed == [carol.id]
+    assert report.failed == [bob.id]
+    assert grants.get_grant(world.db, alice.id) is None
+    assert grants.get_grant(world.db, bob.id).status == "active"

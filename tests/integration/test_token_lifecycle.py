@@ -165,3 +165,23 @@ def test_disconnect_removes_the_users_digests_for_that_organisation(world):
     world.services.connect.disconnect(TEAM, "U0ALICE", orgs[1].tenant_name)
     left = digests.subscriptions_of_user(world.db, TEAM, "U0ALICE")
     assert [s.tenant_id for s in left] == [orgs[0].tenant_id]
+
+
+def test_reconnecting_with_a_different_xero_login_gets_the_user_going_again(world):
+    first = world.consent()
+    world.sb.revoke_user(world.sb.user["xero_user_id"])
+    world.sb.clock.advance(31 * 60)
+    with pytest.raises(NotConnected) as err:
+        _list_once(world)
+    assert err.value.reconnect is True
+
+    # The bookkeeper signs in to Xero as a colleague's login that holds the same organisations.
+    other = world.sb.add_user("colleague@example.com", "Colleague", "Books")
+    world.sb.login_as(other["xero_user_id"])
+    second = world.consent()
+    assert second.grant.id != first.grant.id
+    assert _list_once(world).transactions
+    orgs = world.services.connect.organisations(TEAM, "U0ALICE")
+    assert sorted(o.tenant_id for o in orgs) == sorted(t["tenant_id"] for t in world.sb.tenants)
+    assert {o.grant_id for o in orgs} == {second.grant.id}
+    assert grants.get_grant(world.db, first.grant.id) is None  # the dead login's grant is gone

@@ -49,7 +49,7 @@ def test_old_keys_still_decrypt_and_rotation_moves_to_newest(tmp_path):
 
     db_both = Database(url, TokenCipher([new, old]))
     assert grants.refresh_token_for_revocation(db_both, g.id) == "r"
-    assert grants.rotate_encryption(db_both) == 1
+    assert grants.rotate_encryption(db_both).rotated == 1
     db_both.dispose()
 
     db_new = Database(url, TokenCipher([new]))
@@ -78,3 +78,54 @@ def test_configured_key_wins_and_malformed_keys_are_named():
     key = Fernet.generate_key().decode()
     assert load_or_create_key_spec("postgresql+psycopg://x/y", key) == key
     assert invalid_keys(f"{key}, nope,{key}") == [2]
+
+
+def test_a_missing_key_file_is_never_replaced_while_the_database_holds_grants(tmp_path):
+    from storage import migrate
+    from storage.crypto import MissingKeyFile
+
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    db = open_database(url)
+    migrate.upgrade(db.engine)
+    grants.save_consent(
+        db, slack_team_id="T", slack_user_id="U", xero_user_id="x", tokens=Tokens("a", "r"), connections=[]
+    )
+    db.dispose()
+    key_file = key_file_for(url)
+    key_file.unlink()  # a move that left the key behind
+
+    with pytest.raises(MissingKeyFile) as err:
+        open_database(url)
+    message = str(err.value)
+    assert str(key_file) in message and "RECON_ENCRYPTION_KEY" in message and "\n" not in message
+    assert not key_file.exists()
+
+
+def test_cli_refuses_in_one_line_when_the_key_file_is_missing(tmp_path):
+    import subprocess
+    import sys
+
+    from storage import migrate
+
+    url = f"sqlite:///{tmp_path / 'recon.db'}"
+    db = open_database(url)
+    migrate.upgrade(db.engine)
+    grants.save_consent(
+        db, slack_team_id="T", slack_user_id="U", xero_user_id="x", tokens=Tokens("a", "r"), connections=[]
+    )
+    db.dispose()
+    key_file_for(url).unlink()
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url}
+    run = subprocess.run(
+        [sys.executable, "-m", "bot", "db", "status"], env=env, cwd=tmp_path, capture_output=True, text=True
+    )
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("recon: ") and "key file" in lines[0], run.stderr
+    assert not key_file_for(url).exists()
+
+
+def test_a_fresh_database_still_gets_its_key_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    open_database(url).dispose()
+    assert key_file_for(url).exists()

@@ -117,3 +117,54 @@ def test_delete_grant_and_remove_tenant(db):
     assert [t.tenant_id for t in remaining] == ["ten-2"] and remaining[0].is_default
     grants.delete_grant(db, g.id)
     assert grants.user_tenants(db, T, "U1") == []
+
+
+def test_keepalive_looks_at_grants_that_just_failed_last(db):
+    first = connect(db, user="U1").grant
+    second = connect(db, user="U2", xero_user="xu-2").grant
+    later = lambda: datetime.now(UTC) + timedelta(days=8)  # noqa: E731
+    assert grants.grants_due_for_keepalive(db, older_than=timedelta(days=7), now=later) == [
+        first.id,
+        second.id,
+    ]
+    grants.record_refresh_failure(db, first.id, "XeroUnavailable", now=later)
+    assert grants.grants_due_for_keepalive(db, older_than=timedelta(days=7), now=later) == [
+        second.id,
+        first.id,
+    ]
+
+
+# --------------------------------------------------------------------------- another Xero login
+
+
+def test_tenant_lookups_prefer_the_live_grant_over_a_dead_one(db):
+    """The same organisations held by a dead grant (older id) and a live one."""
+    dead = connect(db, xero_user="xu-old", conns=[Conn("c1", "ten-1", "Harbour Coffee")]).grant
+    grants.mark_needs_reconnect(db, dead.id, expected_generation=dead.generation)
+    with db.session() as s:  # a dead grant that also holds an organisation the new login lacks
+        from storage.models import Tenant
+
+        s.add(Tenant(grant_id=dead.id, tenant_id="ten-9", tenant_name="Elsewhere", connection_id="c9"))
+    live = connect(db, xero_user="xu-new", tokens=Tokens("access-N", "refresh-N"), event="evt-2").grant
+    found = grants.find_user_tenant(db, T, "U1", "ten-1")
+    assert found.grant_id == live.id and found.grant_status == "active"
+    tenants = grants.user_tenants(db, T, "U1")
+    assert sorted(t.tenant_id for t in tenants) == ["ten-1", "ten-2", "ten-9"]  # each once
+    assert sum(t.is_default for t in tenants) == 1
+    assert grants.set_default_tenant(db, T, "U1", "ten-1").grant_id == live.id
+
+
+def test_consent_with_another_login_removes_the_users_dead_grants_for_those_organisations(db):
+    old = connect(db, xero_user="xu-old").grant
+    grants.set_default_tenant(db, T, "U1", "ten-2")
+    grants.mark_needs_reconnect(db, old.id, expected_generation=old.generation)
+    other_user = connect(db, user="U2", xero_user="xu-old2").grant  # someone else's: untouched
+    grants.mark_needs_reconnect(db, other_user.id, expected_generation=other_user.generation)
+
+    new = connect(db, xero_user="xu-new", tokens=Tokens("access-N", "refresh-N"), event="evt-2")
+    assert new.created
+    assert [g.id for g in grants.user_grants(db, T, "U1")] == [new.grant.id]
+    tenants = grants.user_tenants(db, T, "U1")
+    assert {t.tenant_id: t.grant_id for t in tenants} == {"ten-1": new.grant.id, "ten-2": new.grant.id}
+    assert [t.tenant_id for t in tenants if t.is_default] == ["ten-2"]  # the user's choice survives
+    assert grants.get_grant(db, other_user.id).status == GRANT_NEEDS_RECONNECT

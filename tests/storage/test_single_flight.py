@@ -144,3 +144,59 @@ def test_sixteen_processes_refresh_exactly_once(db, db_url, encryption_key, work
     assert counter.value == 1
     assert tokens == ["access-after"] * workers
     assert grants.get_grant(db, grant.id).generation == grant.generation + 1
+
+
+def _taker(url: str, key: str, grant_id: int, barrier, counter, used, results, crash: bool) -> None:
+    import os
+    import time
+    from datetime import timedelta
+
+    if crash:
+        os.environ["RECON_CHAOS_CRASH_AT"] = "after_xero"
+    db = Database(url, TokenCipher([key]))
+
+    def refresh(rt: str) -> Tokens:
+        with counter.get_lock():
+            counter.value += 1
+        used.put(rt)
+        time.sleep(0.3)
+        return Tokens(f"access-{os.getpid()}", f"refresh-{os.getpid()}")
+
+    if barrier is not None:
+        barrier.wait()
+    token = grants.valid_access_token(db, grant_id, refresh, lease=timedelta(seconds=3))
+    results.put(token.token)
+    db.dispose()
+
+
+def test_a_holder_killed_after_xero_is_taken_over_once_by_fifteen_waiters(db, db_url, encryption_key):
+    """The holder dies with Xero's answer in hand; of fifteen processes that then need a token,
+    exactly one refreshes again — with the token the dead holder sent — and all use its result."""
+    grant = expired_grant(db)
+    db.dispose()
+    ctx = mp.get_context("spawn")
+    counter, used, results = ctx.Value("i", 0), ctx.Queue(), ctx.Queue()
+    holder = ctx.Process(
+        target=_taker, args=(db_url, encryption_key, grant.id, None, counter, used, results, True)
+    )
+    holder.start()
+    holder.join(60)
+    assert holder.exitcode == -9 and counter.value == 1
+
+    barrier = ctx.Barrier(15)
+    procs = [
+        ctx.Process(
+            target=_taker, args=(db_url, encryption_key, grant.id, barrier, counter, used, results, False)
+        )
+        for _ in range(15)
+    ]
+    for p in procs:
+        p.start()
+    tokens = [results.get(timeout=90) for _ in procs]
+    for p in procs:
+        p.join(30)
+        assert p.exitcode == 0
+    assert counter.value == 2
+    assert [used.get(timeout=5), used.get(timeout=5)] == ["refresh-0", "refresh-0"]
+    assert len(set(tokens)) == 1
+    assert grants.get_grant(db, grant.id).generation == grant.generation + 1
