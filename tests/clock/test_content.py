@@ -70,3 +70,25 @@ def test_every_live_unreconciled_type_counts_and_nothing_else():
     (account,) = content.accounts
     assert dict(account.kinds) == {"spent": 1, "transfer": 2, "overpayment": 1}
     assert sum(n for _, n in account.kinds) == account.count
+
+
+def test_a_digest_posted_before_kinds_were_counted_still_redraws():
+    """Messages posted by the previous version keep their snapshot (v1: spend/receive counts)."""
+    import json
+    from decimal import Decimal
+
+    from bot.services.digest.content import from_snapshot
+
+    v1 = {
+        "v": 1,
+        "tenant_id": "t",
+        "org_name": "O",
+        "local_date": "2026-11-30",
+        "accounts": [["a", "Business Bank Account", "090", "NZD", 5, 3, 2, "-12.50", "2026-10-01"]],
+        "oldest": [],
+        "count": 5,
+        "complete": True,
+    }
+    (account,) = from_snapshot(json.dumps(v1)).accounts
+    assert account.count == 5 and account.kinds == (("spent", 3), ("received", 2))
+    assert account.total == Decimal("-12.50")
