@@ -60,6 +60,7 @@ LEASE = timedelta(seconds=120)  # longer than one page can take (a read with eve
 SWEEP_EVERY = timedelta(minutes=55)  # the clock looks every few minutes: "at least hourly"
 SWEEP_CHUNK_ROWS = 80_000  # below Xero's 100,000-row limit for filters on unindexed fields
 POLL_SECONDS = 0.1
+SYNC_ALL_WORKERS = 4
 EVERYTHING = TransactionFilter(status=None)  # deleted and voided too: they must leave the mirror
 
 
@@ -287,16 +288,21 @@ class SyncService:
         forgotten = state_store.forget_unheld(self.db)
         if forgotten:
             log.info("mirror: forgot %d organisation(s) no active grant holds", len(forgotten))
-        outcomes = []
-        for tenant_id in state_store.held_tenants(self.db):
-            state = state_store.get_sync_state(self.db, tenant_id)
-            if not self._due(state):
-                continue
-            try:
-                outcomes.append(self.sync(tenant_id))
-            except Exception:  # noqa: BLE001 - isolation: the next organisation still syncs
-                log.exception("mirror: sync of %s failed unexpectedly", tenant_id)
-        return outcomes
+        held = state_store.held_tenants(self.db)
+        due = [t for t in held if self._due(state_store.get_sync_state(self.db, t))]
+        if not due:
+            return []
+        # A few at once: one organisation's long first sync must not hold the others back.
+        with ThreadPoolExecutor(max_workers=min(SYNC_ALL_WORKERS, len(due))) as pool:
+            results = list(pool.map(self._sync_isolated, due))
+        return [r for r in results if r is not None]
+
+    def _sync_isolated(self, tenant_id: str) -> SyncOutcome | None:
+        try:
+            return self.sync(tenant_id)
+        except Exception:  # noqa: BLE001 - isolation: the other organisations still sync
+            log.exception("mirror: sync of %s failed unexpectedly", tenant_id)
+            return None
 
     def _due(self, state: SyncStateView | None) -> bool:
         if state is None or not state.complete:
@@ -308,6 +314,10 @@ class SyncService:
 
     def _sweep_due(self, state: SyncStateView) -> bool:
         return state.last_sweep_at is None or self._now() - state.last_sweep_at >= SWEEP_EVERY
+
+    def held(self) -> dict[str, str]:
+        """Organisations some active grant holds (tenant id → name): what the clock keeps."""
+        return state_store.held_tenants(self.db)
 
     def forget(self, tenant_id: str) -> int:
         """``recon-bot mirror forget``: every row and the state go; rows deleted."""
