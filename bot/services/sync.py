@@ -275,6 +275,9 @@ class SyncService:
             if current is not None and current.complete:
                 self._sweep(run)
 
+        state = state_store.get_sync_state(self.db, tenant_id)
+        if state is None or not state.complete:
+            return SyncOutcome(tenant_id)  # nothing is read from the mirror before it is whole
         return self._leased(tenant_id, run_sweep, wait=wait)
 
     sweep_unreconciled = sweep
