@@ -87,6 +87,7 @@ class Settings:
     slack_client_id: str = ""
     slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
     slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
+    mirror_max_age: int = 60  # seconds a mirror may age before a search asks Xero for changes
 
     @property
     def is_sqlite(self) -> bool:
@@ -293,6 +294,9 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
 
     daily_limit = whole("XERO_DAILY_LIMIT", "5000", 50, 1_000_000, "calls per organisation per day")
     processes = whole("RECON_XERO_PROCESSES", "1", 1, 60, "processes sharing Xero's limits")
+    mirror_max_age = whole(
+        "RECON_MIRROR_MAX_AGE", "60", 0, 86_400, "seconds a mirror may age before search asks Xero"
+    )
 
     return Settings(
         slack_bot_token=Secret(bot_token),
@@ -314,4 +318,5 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         slack_client_id=slack_client_id,
         slack_client_secret=Secret(slack_client_secret),
         slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],
+        mirror_max_age=mirror_max_age,
     )

@@ -10,6 +10,7 @@ from datetime import datetime
 from bot.config import Settings
 from bot.services.connect import ConnectService
 from bot.services.edit import EditService
+from bot.services.mirror_freshness import StoredFreshness
 from bot.services.search import SearchService
 from bot.services.signin import SignInService
 from bot.services.tokens import TokenService
@@ -100,7 +101,15 @@ def build_services(
         oauth=oauth,
         tokens=tokens,
         connect=connect,
-        search=SearchService(xero, tokens, connect, now=now),
+        search=SearchService(
+            xero,
+            tokens,
+            connect,
+            db=db,
+            mirror=StoredFreshness(db),
+            max_age=settings.mirror_max_age,
+            now=now,
+        ),
         edit=EditService(db, xero, tokens, connect, now=now),
         signin=SignInService(db, slack_signin, connect, now=now),
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
