@@ -138,7 +138,9 @@ class SearchService:
                 )
             return self._from_mirror(query, org, page=page, today=today, freshness=freshness)
         result = self._live(source, query, org, page=page, today=today)
-        return replace(result, filling=freshness) if freshness is not None else result
+        # Said only once the first sync has read something: before that there is no copy to speak of.
+        started = freshness is not None and (freshness.rows_read > 0 or freshness.rows_expected is not None)
+        return replace(result, filling=freshness) if started else result
 
     def _too_old(self, freshness: Freshness) -> bool:
         if freshness.as_of is None:
