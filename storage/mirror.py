@@ -10,7 +10,7 @@ either the whole page or none of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, func, select
@@ -51,6 +51,9 @@ class MirrorRow:
     search_text: str  # folded contact, reference and line descriptions, one per line
 
 
+_COLUMNS = (*MirrorRow.__dataclass_fields__, "tenant_id", "mirrored_at")
+
+
 def upsert_rows(
     db: Database, tenant_id: str, rows: Iterable[MirrorRow], *, now: Callable[[], datetime] = utcnow
 ) -> int:
@@ -72,19 +75,27 @@ def write_rows(session: Session, tenant_id: str, rows: Sequence[MirrorRow], *, s
     that read a transaction just before an edit wrote Xero's newer answer through must not put
     the older copy back. Equal times do replace: reconciling need not move UpdatedDateUTC.
     """
-    values = [{**asdict(row), "tenant_id": tenant_id, "mirrored_at": stamp} for row in rows]
+    names = MirrorRow.__dataclass_fields__  # a shallow read: asdict() deep-copies every value
+    values = [
+        {**{name: getattr(row, name) for name in names}, "tenant_id": tenant_id, "mirrored_at": stamp}
+        for row in rows
+    ]
     if not values:
         return 0
-    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
-    for start in range(0, len(values), _BATCH):
-        statement = insert(MirrorTransaction).values(values[start : start + _BATCH])
-        statement = statement.on_conflict_do_update(
-            index_elements=[MirrorTransaction.tenant_id, MirrorTransaction.bank_transaction_id],
-            set_={k: statement.excluded[k] for k in values[0] if k not in _KEY},
-            where=MirrorTransaction.updated_utc <= statement.excluded.updated_utc,
-        )
-        session.execute(statement)
+    # One single-row statement, compiled once and cached, executed for every row (executemany):
+    # compiling a 500-row VALUES clause for every batch cost more than the database's own work.
+    session.connection().execute(_upsert_statement(session.get_bind().dialect.name), values)
     return len(values)
+
+
+def _upsert_statement(dialect: str):
+    insert = sqlite_insert if dialect == "sqlite" else pg_insert
+    statement = insert(MirrorTransaction.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=[MirrorTransaction.tenant_id, MirrorTransaction.bank_transaction_id],
+        set_={k: statement.excluded[k] for k in _COLUMNS if k not in _KEY},
+        where=MirrorTransaction.updated_utc <= statement.excluded.updated_utc,
+    )
 
 
 def delete_rows(session: Session, tenant_id: str, bank_transaction_ids: Sequence[str]) -> int:

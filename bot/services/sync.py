@@ -480,6 +480,8 @@ class SyncService:
                     first_sync_completed_at=self._now(),
                     last_delta_at=asked_at,
                     last_full_at=asked_at,
+                    # Every flag was just read: the first sweep is due an interval from now.
+                    last_sweep_at=asked_at,
                     last_error=None,
                 )
             return values

@@ -71,3 +71,27 @@ def edit_form(stack: Stack, user: Any, timeout: float = 5.0) -> Any:
 
 def metadata(view: Any) -> dict[str, Any]:
     return json.loads(view.private_metadata)
+
+
+def mirror_read(stack: Stack, tenant_id: str, timeout: float = 30.0) -> None:
+    """Wait for the first sync that consent started in the background to finish."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not stack.services.sync.freshness(tenant_id).complete:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the first sync of {tenant_id} did not finish within {timeout} s")
+        time.sleep(0.05)
+
+
+def xero_changed(stack: Stack, tenant_id: str) -> None:
+    """A change made in Xero behind the bot's back reaches Recon's copy, as the clock's next
+    delta would bring it (a search within RECON_MIRROR_MAX_AGE answers from the copy)."""
+    mirror_read(stack, tenant_id)
+    stack.services.sync.delta(tenant_id)
+
+
+def without_copy(stack: Stack, tenant_id: str) -> None:
+    """Search this organisation live, as before its copy is read (tests of Xero's own answers)."""
+    mirror_read(stack, tenant_id)
+    stack.services.sync.forget(tenant_id)

@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
     metadata,
     text_of,
     top_view_with,
+    xero_changed,
 )
 
 pytestmark = pytest.mark.slow
@@ -142,6 +143,7 @@ def test_hostile_xero_data_is_shown_as_text(stack: Stack, person):
     tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
     txn_id = _editable_txn(stack, tenant)
     stack.xero.modify_transaction(tenant, txn_id, Reference="<!channel> *PAY NOW*")
+    xero_changed(stack, tenant)
     message = search(stack, alice, "channel status:any from:2000-01-01")
     shown = render_message(message).text
     assert "<!channel> *PAY NOW*" in shown  # as Xero has it: literal, pinging nobody

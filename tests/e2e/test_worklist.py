@@ -21,7 +21,15 @@ from bot.sandbox.slack.render import render_message, render_view
 from bot.slack import text as tx
 from bot.slack.refs import ACTION_EDIT, EditRef
 from storage import digests as ledger
-from tests.e2e.helpers import buttons, edit_form, ephemeral_with, message_text, text_of, top_view_with
+from tests.e2e.helpers import (
+    buttons,
+    edit_form,
+    ephemeral_with,
+    message_text,
+    text_of,
+    top_view_with,
+    xero_changed,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -296,6 +304,7 @@ def test_hostile_names_render_exactly_as_xero_has_them(stack: Stack):
         and stack.xero.get_transaction(org["tenant_id"], i)["Type"] in ("SPEND", "RECEIVE")
     )
     stack.xero.modify_transaction(org["tenant_id"], star, Reference=HOSTILE_REFERENCE)
+    xero_changed(stack, org["tenant_id"])
     finn.command("/recon", 'search contact:"Print Shop" status:any from:2000-01-01')
     results = ephemeral_with(stack, finn, "Search results")
     shown = render_message(results, width=200).text

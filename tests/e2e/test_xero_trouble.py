@@ -7,7 +7,15 @@ import time
 import pytest
 
 from bot.demo.stack import Stack
-from tests.e2e.helpers import edit_form, ephemeral_with, message_text, metadata, text_of, top_view_with
+from tests.e2e.helpers import (
+    edit_form,
+    ephemeral_with,
+    message_text,
+    metadata,
+    text_of,
+    top_view_with,
+    without_copy,
+)
 
 
 @pytest.fixture
@@ -29,6 +37,8 @@ def test_xero_down_during_a_search_says_so(stack: Stack, alice):
 
 
 def test_xero_rate_limiting_tells_the_user_how_long_to_wait(stack: Stack, alice):
+    tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
+    without_copy(stack, tenant)  # with a copy, search would answer from it instead
     stack.xero.faults.fail_next(6, status=429)  # Retry-After: 1, problem: minute
     alice.command("/recon", "search from:365d")
     message = ephemeral_with(stack, alice, "try again in", timeout=15)

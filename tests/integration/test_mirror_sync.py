@@ -306,3 +306,35 @@ def test_an_expired_lease_is_taken_over_and_a_held_one_is_not(world):
     world.sb.clock.advance(LEASE.total_seconds() + 1)
     outcome = world.services.sync.sync(tenant)
     assert outcome.complete and not outcome.busy
+
+
+def test_the_digest_sweeps_the_mirror_just_before_it_is_built(world):
+    from bot.services.digest import digest_service
+
+    tenant = synced(world)
+    txns = world.sb.transactions(tenant)
+    txn = next(t for t in txns if t["Status"] == "AUTHORISED" and not t["IsReconciled"])
+    world.sb.reconcile_transaction(tenant, txn["BankTransactionID"])
+    digest_service(world.services).build_now(TEAM, USER)
+    assert mirrored(world.db, tenant)[txn["BankTransactionID"]][1] is True
+    assert get_sync_state(world.db, tenant).last_sweep_at is not None
+
+
+def test_mirror_commands_show_sync_and_forget(world, capsys):
+    import argparse
+
+    from bot.mirror_cli import run
+
+    tenant = tenant_of(world)
+    name = world.services.connect.default_org(TEAM, USER).tenant_name
+    assert run(argparse.Namespace(action="sync", org=name[:6], full=False), world.services) == 0
+    out = capsys.readouterr().out
+    assert f"{name}: first sync" in out and "Xero call(s)" in out
+    assert run(argparse.Namespace(action="status"), world.services) == 0
+    table = capsys.readouterr().out
+    rows = len(in_xero(world.sb, tenant))
+    assert name in table and f"{rows:,}" in table and "in step" in table and "LAST ERROR" in table
+    assert run(argparse.Namespace(action="forget", org=tenant), world.services) == 0
+    assert f"{rows:,} row(s) deleted" in capsys.readouterr().out
+    assert mirrored(world.db, tenant) == {}
+    assert run(argparse.Namespace(action="forget", org="no such org"), world.services) == 1
