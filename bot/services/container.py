@@ -10,9 +10,9 @@ from datetime import datetime
 from bot.config import Settings
 from bot.services.connect import ConnectService
 from bot.services.edit import EditService
-from bot.services.mirror_freshness import StoredFreshness
 from bot.services.search import SearchService
 from bot.services.signin import SignInService
+from bot.services.sync import MirrorSettings, SyncService
 from bot.services.tokens import TokenService
 from bot.signin import SlackSignIn
 from bot.xero.client import XeroClient
@@ -42,9 +42,12 @@ class Services:
     executor: ThreadPoolExecutor
     now: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
+    sync: SyncService | None = None  # the mirror's keeper (search asks it how fresh a copy is)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.sync is not None:
+            self.sync.close()
         self.db.dispose()
 
 
@@ -87,6 +90,7 @@ def build_services(
         now=now,
     )
     holder["c"] = connect
+    sync = SyncService(db, xero, tokens, settings=MirrorSettings.from_settings(settings), now=now)
     slack_signin = SlackSignIn(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.reveal(),
@@ -106,12 +110,13 @@ def build_services(
             tokens,
             connect,
             db=db,
-            mirror=StoredFreshness(db),
+            mirror=sync,
             max_age=settings.mirror_max_age,
             now=now,
         ),
-        edit=EditService(db, xero, tokens, connect, now=now),
+        edit=EditService(db, xero, tokens, connect, now=now, write_through=sync.write_through),
         signin=SignInService(db, slack_signin, connect, now=now),
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
         now=now,
+        sync=sync,
     )

@@ -13,7 +13,7 @@ Messages stay within 50 blocks and views within 100 (the builders cap list lengt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -264,11 +264,14 @@ def _org_status(org: Org) -> str:
     return "connected"
 
 
-def org_rows(orgs: Sequence[Org]) -> list[Block]:
-    """One section per organisation: status, the default marked, "Make default" on the others."""
+def org_rows(orgs: Sequence[Org], sync_lines: Mapping[str, str] | None = None) -> list[Block]:
+    """One section per organisation: status, the default marked, "Make default" on the others;
+    ``sync_lines`` adds how fresh each one's mirror is (the Home tab)."""
     blocks: list[Block] = []
     for org in orgs[:MAX_ORGS_LISTED]:
         line = f"{tx.plain(org.tenant_name, 100)} · {_org_status(org)}"
+        if sync_lines and sync_lines.get(org.tenant_id):
+            line += f" · {sync_lines[org.tenant_id]}"
         if org.is_default:
             blocks.append(kit.section(kit.plain(line + " · default")))
         else:
@@ -718,6 +721,7 @@ def home_view(
     consent_url: str | None,
     needs_reconnect: bool,
     digest_blocks: Iterable[Block] = (),
+    sync_lines: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     blocks: list[Block] = [kit.header("Recon for Xero")]
     if not orgs:
@@ -726,7 +730,7 @@ def home_view(
         if needs_reconnect:
             blocks.append(kit.section(HOME_RECONNECT))
         blocks.append(kit.section("*Your organisations*"))
-        blocks.extend(org_rows(orgs))
+        blocks.extend(org_rows(orgs, sync_lines))
     if consent_url:
         if needs_reconnect or not orgs:
             button = connect_button(consent_url, reconnect=needs_reconnect)
