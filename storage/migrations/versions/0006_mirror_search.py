@@ -1,4 +1,4 @@
-"""mirror search: a trigram index over the mirror's folded text, on each dialect; covering indexes
+"""mirror search: a trigram index over the mirror's folded text, on each dialect
 
 Revision ID: mirror_search
 Revises: grant_refresh_lease
@@ -52,9 +52,6 @@ def create_sqlite_index(execute) -> None:
 
 
 def upgrade() -> None:
-    # Counting matches by type or exact amount from the index alone, never the wide rows.
-    op.create_index("ix_mirror_type", "mirror_transactions", ["tenant_id", "type", "date", "is_reconciled"])
-    op.create_index("ix_mirror_amount", "mirror_transactions", ["tenant_id", "total_e4", "date", "signed_e4"])
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         create_sqlite_index(op.execute)
@@ -76,8 +73,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_mirror_amount", table_name="mirror_transactions")
-    op.drop_index("ix_mirror_type", table_name="mirror_transactions")
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         for name in ("mirror_search_au", "mirror_search_ad", "mirror_search_ai"):
