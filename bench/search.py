@@ -40,7 +40,7 @@ from storage import migrate
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror import upsert_rows
-from storage.mirror_search import search_mirror, text_index
+from storage.mirror_search import ensure_statistics, search_mirror, text_index
 from storage.models import MirrorSyncState, MirrorTransaction
 
 PG_ADMIN = os.environ.get("RECON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -189,6 +189,7 @@ def open_db(url: str) -> Database:
 def child(url: str, tenant: str, today: date, queries: list[tuple[str, str]], repeat: int) -> dict:
     """Runs in its own process: parse, search the mirror, shape the rows — what a search does."""
     db = open_db(url)
+    ensure_statistics(db)  # as the search service does before its first search on the mirror
     with db.engine.connect() as conn:
         index = text_index(conn) or "none"
     per_query: dict[str, list[float]] = {label: [] for label, _ in queries}

@@ -298,6 +298,9 @@ class MirrorTransaction(Base):
         Index("ix_mirror_unreconciled", "tenant_id", "is_reconciled", "date"),
         Index("ix_mirror_updated", "tenant_id", "updated_utc"),
         Index("ix_mirror_total", "tenant_id", "total_e4"),
+        # Search: counting by type or exact amount reads the index alone, never the wide rows.
+        Index("ix_mirror_type", "tenant_id", "type", "date", "is_reconciled"),
+        Index("ix_mirror_amount", "tenant_id", "total_e4", "date", "signed_e4"),
     )
 
     id: Mapped[int] = mapped_column(MirrorKey, primary_key=True, autoincrement=True)

@@ -35,7 +35,7 @@ from bot.xero.client import XeroClient
 from bot.xero.models import BankAccount, BankTransaction
 from storage.db import Database
 from storage.grants import TenantView
-from storage.mirror_search import MirrorFilter, mirror_bank_accounts, search_mirror
+from storage.mirror_search import MirrorFilter, ensure_statistics, mirror_bank_accounts, search_mirror
 from storage.models import utcnow
 from storage.organisations import get_organisation
 
@@ -91,6 +91,7 @@ class SearchService:
         self._mirror = mirror if db is not None else None
         self._max_age = max_age
         self._fresh_wait = fresh_wait
+        self._statistics_checked = False
         self._now = now
         self._monotonic = monotonic
         self._accounts: dict[str, tuple[float, list[BankAccount]]] = {}
@@ -151,6 +152,9 @@ class SearchService:
         self, query: SearchQuery, org: TenantView, *, page: int, today: date, freshness: Freshness
     ) -> SearchResult:
         assert self._db is not None
+        if not self._statistics_checked:
+            ensure_statistics(self._db)  # the planner needs them to pick the right index
+            self._statistics_checked = True
         account_id = None
         if query.account:
             account_id = _pick_account(
@@ -255,7 +259,8 @@ def mirror_filter(query: SearchQuery, *, bank_account_id: str | None = None) -> 
         date_to=query.date_to,
         min_total_e4=e4(query.min_amount),
         max_total_e4=e4(query.max_amount),
-        total_e4=to_e4(abs(amount)) if amount is not None and not query.amount_signed else None,
+        # With a sign too: the total is its size, and the total's index finds it.
+        total_e4=to_e4(abs(amount)) if amount is not None else None,
         signed_e4=to_e4(amount) if amount is not None and query.amount_signed else None,
     )
 

@@ -1,6 +1,7 @@
 """Search from Slack once Recon holds a copy of the organisation: what the user sees, what Xero sees.
 
-The copy is filled from the sandbox's own data as a complete first sync would leave it.
+Connecting starts the first sync at once; the tests wait for it, then set the sync state to
+what each case needs (a copy gone stale, one still filling).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import pytest
 from bot.demo.stack import Stack
 from storage.organisations import get_organisation
 from tests.e2e.helpers import ephemeral_with, message_text
-from tests.mirrorfill import fill_from_sandbox, mark_synced
+from tests.mirrorfill import mark_synced
 
 
 @pytest.fixture
@@ -28,13 +29,18 @@ def tenant_of(stack: Stack, user) -> str:
     return stack.services.connect.default_org(stack.slack.team.team_id, user.id).tenant_id
 
 
+def synced(stack: Stack, tenant: str) -> None:
+    """Wait for the first sync that connecting started."""
+    assert stack.slack.wait_for(lambda: stack.services.sync.freshness(tenant).complete or None, 30)
+
+
 def api_calls(stack: Stack) -> int:
     return sum(1 for r in stack.xero.requests if "/api.xro/" in r["path"])
 
 
 def test_a_fresh_copy_answers_with_no_xero_call_and_counts_every_match(stack: Stack, alice):
     tenant = tenant_of(stack, alice)
-    fill_from_sandbox(stack.services.db, stack.xero, tenant, at=stack.xero.clock.now())
+    synced(stack, tenant)
     alice.command("/recon", "search type:spend")  # reads the organisation's ShortCode and zone, once ever
     ephemeral_with(stack, alice, "Search results", timeout=10)
     stack.xero.clear_requests()
@@ -49,21 +55,23 @@ def test_a_fresh_copy_answers_with_no_xero_call_and_counts_every_match(stack: St
 
 def test_with_xero_down_a_stale_copy_still_answers_and_says_how_old(stack: Stack, alice):
     tenant = tenant_of(stack, alice)
-    synced = stack.xero.clock.now() - timedelta(minutes=9)
-    fill_from_sandbox(stack.services.db, stack.xero, tenant, at=synced)
+    synced(stack, tenant)
+    old = stack.xero.clock.now() - timedelta(minutes=9)
+    mark_synced(stack.services.db, tenant, at=old, rows=1)
     stack.xero.faults.fail_next(40, status=503)
     stack.xero.clear_requests()
     alice.command("/recon", "search from:540d")
     message = ephemeral_with(stack, alice, "Search results", timeout=15)
     text = message_text(message)
     zone = get_organisation(stack.services.db, tenant).timezone  # what the message's times follow
-    local = synced.astimezone(ZoneInfo(zone))
+    local = old.astimezone(ZoneInfo(zone))
     assert f"as of {local:%H:%M}" in text, text
     assert "isn't responding" not in text
 
 
 def test_while_the_copy_fills_search_is_live_and_says_so(stack: Stack, alice):
     tenant = tenant_of(stack, alice)
+    synced(stack, tenant)
     mark_synced(stack.services.db, tenant, at=None, complete=False, rows=120, expected=300)
     stack.xero.clear_requests()
     alice.command("/recon", "search from:540d")
