@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -16,10 +17,13 @@ from bot.services.tokens import TokenService
 from bot.signin import SlackSignIn
 from bot.xero.client import XeroClient
 from bot.xero.oauth import XeroOAuth
-from bot.xero.throttle import Throttle, shared_throttle
+from bot.xero.throttle import Throttle, clock_of
 from storage import migrate, open_database
+from storage.budget import DatabaseBudget, Limits
 from storage.db import Database
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 # Slow work (anything that calls Xero) runs here, never on Bolt's listener pool, so acks are never
 # queued behind it. Xero allows 5 calls in flight per organisation; 32 threads serve several
@@ -57,6 +61,8 @@ def build_services(
     xero_timeout: tuple[float, float] = (3.05, 15.0),
     throttle: Throttle | None = None,
 ) -> Services:
+    for line in settings.deprecations:
+        log.warning("settings: %s", line)
     db = db or open_database(settings.database_url, settings.encryption_keys.reveal())
     if migrate_schema:
         migrate.upgrade(db.engine)
@@ -72,7 +78,10 @@ def build_services(
         now=now,
     )
     if throttle is None:
-        throttle = shared_throttle(daily=settings.xero_daily_limit, processes=settings.xero_processes)
+        # One budget in the database every process shares (web workers, the clock, other
+        # hosts), on the bot's clock so the limits move with it.
+        budget = DatabaseBudget(db, Limits(daily=settings.xero_daily_limit))
+        throttle = Throttle(budget, clock=clock_of(now))
     xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
     holder: dict[str, ConnectService] = {}
     tokens = TokenService(db, oauth.refresh, lambda team, user: holder["c"].consent_url(team, user), now=now)
