@@ -80,8 +80,8 @@ class _Hint:
     real_until: float | None = None  # concurrency: another process may free a slot; ask again soon
 
     def holds(self, now: float) -> bool:
-        if self.real_until is not None:
-            return time.monotonic() < self.real_until
+        if self.real_until is not None and time.monotonic() >= self.real_until:
+            return False
         return self.until > now
 
 
