@@ -33,12 +33,18 @@ import json
 import math
 import threading
 import uuid
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TypeVar
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError
 
 from storage.db import Database
+
+T = TypeVar("T")
 
 FOREGROUND = "foreground"
 BACKGROUND = "background"
@@ -91,6 +97,8 @@ class Granted:
     token: str
     lane: str
     at: float
+    minute_used: int = 0  # the counts just after this grant: what Xero's headers are compared
+    day_used: int = 0  # with at release, so agreeing headers cost no read of the row
 
 
 @dataclass(frozen=True)
@@ -117,6 +125,22 @@ class Observed:
             _lowest(self.day_left, newer.day_left),
             _lowest(self.app_left, newer.app_left),
         )
+
+
+def tells_more(seen: Observed | None, granted: Granted, limits: Limits) -> bool:
+    """Could these headers change the budget, given what it held when the call was granted?
+
+    Calls granted to others while this one was in flight are in the database too, so Xero may
+    count up to ``concurrent`` more than we knew of without telling us anything new.
+    """
+    if seen is None:
+        return False
+    slack = limits.concurrent
+    if seen.minute_left is not None and limits.per_minute - seen.minute_left > granted.minute_used + slack:
+        return True
+    if seen.day_left is not None and limits.daily - seen.day_left > granted.day_used + slack:
+        return True
+    return seen.app_left is not None and seen.app_left <= slack
 
 
 @dataclass(frozen=True)
@@ -189,7 +213,7 @@ class TenantState:
         self.day_used += 1
         if lane == BACKGROUND:
             self.day_background += 1
-        return Granted(tenant_id, token, lane, now)
+        return Granted(tenant_id, token, lane, now, self.minute_used(), self.day_used)
 
     def release(self, token: str, now: float, limits: Limits) -> None:
         """Idempotent: a lease that already expired was counted when it did."""
@@ -260,8 +284,12 @@ class DatabaseBudget:
         self.limits = limits or Limits()
         self.background = background or BackgroundShare()
         self._pg = not db.is_sqlite
+        self._engine = _budget_engine(db) if self._pg else db.engine
+        # The budget's own pool goes with it (or with ``close``), not with the process.
+        self._closer = weakref.finalize(self, self._engine.dispose) if self._pg else None
         self._read_for_acquire = text(_READ_FOR_ACQUIRE + (" FOR UPDATE OF t" if self._pg else ""))
         self._read = text(_READ + (" FOR UPDATE OF t" if self._pg else ""))
+        self._peek_for_acquire = text(_READ_FOR_ACQUIRE)
         self._peek = text(
             "SELECT minute, in_flight, day_started, day_used, day_background, blocked_until, "
             "blocked_problem FROM xero_budget_tenants WHERE tenant_id = :tenant"
@@ -285,9 +313,34 @@ class DatabaseBudget:
             "FROM xero_budget_tenants a WHERE a.tenant_id = :app FOR UPDATE"
         )
         self._prune_app = text("DELETE FROM xero_budget_app WHERE bucket <= :oldest")
+        # PostgreSQL: the grant and the app's count in one statement (one round trip).
+        self._write_and_count = text(
+            "WITH t AS (UPDATE xero_budget_tenants SET minute = :minute, in_flight = :in_flight, "
+            "day_started = :day_started, day_used = :day_used, day_background = :day_background, "
+            "blocked_until = :blocked_until, blocked_problem = :blocked_problem "
+            "WHERE tenant_id = :tenant RETURNING 1) "
+            "INSERT INTO xero_budget_app (bucket, calls) VALUES (:bucket, :n) "
+            "ON CONFLICT (bucket) DO UPDATE SET calls = xero_budget_app.calls + :n"
+        )
+        # The release when Xero's headers tell nothing new: one statement, no read.
+        self._quick_release = text(
+            "UPDATE xero_budget_tenants SET "
+            "in_flight = (CAST(in_flight AS jsonb) - CAST(:token AS text))::text, "
+            "minute = (CAST(minute AS jsonb) || to_jsonb(CAST(:free_at AS double precision)))::text "
+            "WHERE tenant_id = :tenant AND jsonb_exists(CAST(in_flight AS jsonb), CAST(:token AS text))"
+            if self._pg
+            else "UPDATE xero_budget_tenants SET in_flight = json_remove(in_flight, :path), "
+            "minute = json_insert(minute, '$[#]', :free_at) "
+            "WHERE tenant_id = :tenant AND json_type(in_flight, :path) IS NOT NULL"
+        )
         self._seeded: set[str] = set()
+        self._busy: set[tuple[str, str]] = set()  # (tenant, lane) whose last answer was "not yet"
         self._seed_lock = threading.Lock()
         self._last_prune = 0
+
+    def close(self) -> None:
+        if self._closer is not None:
+            self._closer()
 
     # ------------------------------------------------------------------ the four operations
 
@@ -295,9 +348,29 @@ class DatabaseBudget:
         self, tenant_id: str, lane: str, now: float, seen: Observed | None = None
     ) -> Granted | Refused:
         """One transaction: lock the organisation's row, decide, write it back."""
+        return _once_more(lambda: self._try_acquire(tenant_id, lane, now, seen))
+
+    def _try_acquire(self, tenant_id: str, lane: str, now: float, seen: Observed | None) -> Granted | Refused:
         self._ensure(tenant_id)
         limits = self.limits
         oldest = app_bucket(now) - app_buckets_in_a_minute(limits)
+        if seen is None and (tenant_id, lane) in self._busy:
+            # While an organisation is busy most trips end in "not yet": find that out with one
+            # read that locks nothing, and lock the row only to take a slot that looks free.
+            refused = self._peek_refusal(tenant_id, lane, now, oldest)
+            if refused is not None:
+                return refused
+        outcome = self._locked_acquire(tenant_id, lane, now, seen, oldest)
+        if isinstance(outcome, Refused):
+            self._busy.add((tenant_id, lane))
+        else:
+            self._busy.discard((tenant_id, lane))
+        return outcome
+
+    def _locked_acquire(
+        self, tenant_id: str, lane: str, now: float, seen: Observed | None, oldest: int
+    ) -> Granted | Refused:
+        limits = self.limits
         with self._transaction() as conn:
             row = conn.execute(
                 self._read_for_acquire, {"tenant": tenant_id, "oldest": oldest, "app": APP_ROW}
@@ -317,13 +390,41 @@ class DatabaseBudget:
                     conn.execute(self._write, _row(tenant_id, state))
                 return refused
             granted = state.grant(tenant_id, lane, now, limits)
-            conn.execute(self._write, _row(tenant_id, state))
-            conn.execute(self._count_app, {"bucket": app_bucket(now), "n": 1})
+            if self._pg:
+                conn.execute(
+                    self._write_and_count, {**_row(tenant_id, state), "bucket": app_bucket(now), "n": 1}
+                )
+            else:
+                conn.execute(self._write, _row(tenant_id, state))
+                conn.execute(self._count_app, {"bucket": app_bucket(now), "n": 1})
             self._maybe_prune(conn, oldest)
             return granted
 
     def release(self, granted: Granted, now: float, seen: Observed | None = None) -> None:
+        _once_more(lambda: self._release(granted, now, seen))
+
+    def _peek_refusal(self, tenant_id: str, lane: str, now: float, oldest: int) -> Refused | None:
+        with self._engine.connect() as conn:
+            if self._pg:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            row = conn.execute(
+                self._peek_for_acquire, {"tenant": tenant_id, "oldest": oldest, "app": APP_ROW}
+            ).one()
+            if not self._pg:
+                conn.rollback()
+        state = _state(row)
+        state.expire(now, self.limits)
+        app_until, app_problem, app_used = float(row[7] or 0.0), row[8] or "appminute", int(row[9])
+        app_wait = (app_until - now, app_problem)
+        if app_until <= now and app_used + 1 > self.limits.app_per_minute:
+            app_wait = (_MIN_WAIT, "appminute")  # the locked read works out how long
+        return state.refusal(lane, now, self.limits, self.background, app_wait)
+
+    def _release(self, granted: Granted, now: float, seen: Observed | None) -> None:
         self._ensure(granted.tenant_id)
+        if not tells_more(seen, granted, self.limits):
+            self._release_quickly(granted, now)
+            return
         with self._transaction() as conn:
             state = _state(conn.execute(self._read, {"tenant": granted.tenant_id}).one())
             state.expire(now, self.limits)
@@ -356,7 +457,7 @@ class DatabaseBudget:
 
     def usage(self, tenant_id: str, now: float) -> Usage:
         self._ensure(tenant_id)
-        with self.db.engine.connect() as conn:
+        with self._engine.connect() as conn:
             row = conn.execute(self._peek, {"tenant": tenant_id}).one()
             conn.rollback()
         state = _state(row)
@@ -366,12 +467,27 @@ class DatabaseBudget:
     # ------------------------------------------------------------------ internals
 
     def _transaction(self):
-        return _Transaction(self.db, self._pg)
+        return _Transaction(self.db, self._engine, self._pg)
+
+    def _release_quickly(self, granted: Granted, now: float) -> None:
+        params = {
+            "tenant": granted.tenant_id,
+            "token": granted.token,
+            "path": f'$."{granted.token}"',
+            "free_at": round(now + self.limits.window, 3),
+        }
+        if self._pg:
+            with self._engine.connect() as conn:
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+                conn.execute(self._quick_release, params)
+            return
+        with self._transaction() as conn:
+            conn.execute(self._quick_release, params)
 
     def _ensure(self, tenant_id: str) -> None:
         if tenant_id in self._seeded:
             return
-        with self._seed_lock, self.db.engine.begin() as conn:
+        with self._seed_lock, self._engine.begin() as conn:
             for tenant in {tenant_id, APP_ROW} - self._seeded:
                 conn.execute(self._seed, {"tenant": tenant})
         self._seeded.update((tenant_id, APP_ROW))
@@ -429,25 +545,51 @@ class DatabaseBudget:
             conn.execute(self._prune_app, {"oldest": oldest - 1})
 
 
-class _Transaction:
-    """One short transaction; on PostgreSQL its commit does not wait for the disk.
+def _once_more(operation: Callable[[], T]) -> T:
+    """Run again once if the pooled connection had been dropped by the server (no pre-ping)."""
+    try:
+        return operation()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        return operation()
+
+
+def _budget_engine(db: Database) -> Engine:
+    """PostgreSQL: a small pool of the budget's own, whose commits do not wait for the disk.
 
     Losing the last few milliseconds of budget bookkeeping in a database crash costs at most a
-    few calls' worth of headroom, never a token or a write: not worth a WAL flush per call.
+    few calls' worth of headroom, never a token or a write: not worth a WAL flush per call. No
+    pre-ping either (a round trip per call); a connection the server dropped is retried once.
     """
+    engine = create_engine(db.engine.url, pool_size=8, max_overflow=16, pool_pre_ping=False, pool_recycle=300)
 
-    def __init__(self, db: Database, pg: bool) -> None:
-        self._cm = db.locked_connection()
-        self._pg = pg
+    @event.listens_for(engine, "connect")
+    def _no_flush(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET synchronous_commit TO OFF")
+        dbapi_connection.commit()
+
+    return engine
+
+
+class _Transaction:
+    """One short transaction: ``FOR UPDATE`` locks on PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite."""
+
+    def __init__(self, db: Database, engine: Engine, pg: bool) -> None:
+        self._cm = _pg_transaction(engine) if pg else db.locked_connection()
 
     def __enter__(self) -> Connection:
-        conn = self._cm.__enter__()
-        if self._pg:
-            conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
-        return conn
+        return self._cm.__enter__()
 
     def __exit__(self, *exc) -> bool | None:
         return self._cm.__exit__(*exc)
+
+
+@contextmanager
+def _pg_transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn, conn.begin():
+        yield conn
 
 
 def _state(row) -> TenantState:

@@ -48,6 +48,9 @@ class Services:
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        closing = getattr(self.xero.throttle.budget, "close", None)
+        if closing is not None:
+            closing()
         self.db.dispose()
 
 

@@ -127,7 +127,8 @@ class Throttle:
         self._cond = threading.Condition()
         self._gates: dict[str, _TenantGate] = {}
         self._pending: dict[str, Observed] = {}
-        self.stats: Callable[[str, float], None] | None = None  # (operation, seconds): for bench/
+        # (operation, seconds, granted) for each trip to the budget: how bench/ measures the cost.
+        self.stats: Callable[[str, float, bool], None] | None = None
 
     @property
     def limits(self) -> Limits:
@@ -232,7 +233,7 @@ class Throttle:
             except BaseException:
                 self._put_back(tenant_id, seen)
                 raise
-            self._stat("acquire", time.perf_counter() - started)
+            self._stat("acquire", time.perf_counter() - started, isinstance(outcome, Granted))
             if isinstance(outcome, Refused):
                 if outcome.problem == "concurrent":
                     step = min(outcome.wait, self._poll)
@@ -261,7 +262,7 @@ class Throttle:
             log.warning(
                 "xero budget: could not release a call to tenant=%s; its lease will expire", granted.tenant_id
             )
-        self._stat("release", time.perf_counter() - started)
+        self._stat("release", time.perf_counter() - started, True)
         with self._cond:
             gate = self._gates.get(granted.tenant_id)
             if gate is not None:
@@ -285,9 +286,9 @@ class Throttle:
         if seen is not None:
             self.budget.observe(tenant_id, seen, self._clock())
 
-    def _stat(self, operation: str, seconds: float) -> None:
+    def _stat(self, operation: str, seconds: float, granted: bool) -> None:
         if self.stats is not None:
-            self.stats(operation, seconds)
+            self.stats(operation, seconds, granted)
 
 
 def clock_of(now: Callable[[], object]) -> Callable[[], float]:

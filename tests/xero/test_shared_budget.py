@@ -31,11 +31,22 @@ T2 = "tenant-2"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+_OPEN: list[DatabaseBudget] = []
+
+
+@pytest.fixture(autouse=True)
+def _close_budgets():
+    yield
+    while _OPEN:
+        _OPEN.pop().close()
+
+
 def process(db: Database, clock: FakeClock | None = None, **limits) -> Throttle:
     """One process's throttle: its own engine on the shared database."""
     other = Database(db.url, db.cipher)
     share = limits.pop("background", None)
     budget = DatabaseBudget(other, Limits(**limits), share)
+    _OPEN.append(budget)
     if clock is None:
         return Throttle(budget)
     return Throttle(budget, clock=clock, sleep=clock.sleep)
