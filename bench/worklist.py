@@ -54,8 +54,8 @@ def item(n: int) -> DigestItem:
 
 def content(tenant: str, rows: list[DigestItem]) -> DigestContent:
     account = AccountSummary(
-        rows[0].bank_account.account_id, "Business Bank Account", "090", "NZD", 40, 40, 0, Decimal("-493.60"),
-        rows[0].date,
+        rows[0].bank_account.account_id, "Business Bank Account", "090", "NZD", 40, (("spent", 40),),
+        Decimal("-493.60"), rows[0].date,
     )  # fmt: skip
     return DigestContent(tenant, "Harbour Coffee Roasters", NOW.date(), (account,), tuple(rows), 40, True,
                          "!hcr01", "Pacific/Auckland")  # fmt: skip

@@ -272,6 +272,7 @@ def _database_lines(report: Report, engine: Engine, url: str, source: KeySource)
         f"migrations: at {current or 'none'}, newest {head}"
         + ("" if current == head else " — run `recon-bot db upgrade`"),
     )
+    _search_index(report, snapshot)
     if source.problem or snapshot.grants is None:
         return
     if not source.keys:
@@ -287,6 +288,23 @@ def _database_lines(report: Report, engine: Engine, url: str, source: KeySource)
             report.line(INFO, f"encryption key: {key_file} will be generated on first use (mode 0600)")
         return
     _key_health(report, source.where, len(source.keys), snapshot)
+
+
+def _search_index(report: Report, snapshot: Snapshot) -> None:
+    """Text search over the mirror works without its trigram index, only slower: say which it is."""
+    if not snapshot.mirror or snapshot.revision != snapshot.head:
+        return
+    if snapshot.text_index:
+        report.line(OK, f"search: text index {snapshot.text_index}")
+    elif snapshot.dialect == "postgresql":
+        report.line(
+            WARN,
+            "search: no pg_trgm index (the database role may not create extensions), so text search "
+            "reads every row — correct, but slower; as a superuser run `CREATE EXTENSION pg_trgm; CREATE "
+            "INDEX ix_mirror_search_trgm ON mirror_transactions USING gin (search_text gin_trgm_ops)`",
+        )
+    else:
+        report.line(WARN, "search: no text index, so text search reads every row — correct, but slower")
 
 
 def _missing_sqlite(report: Report, path: Path, key_where: str, key_file: Path | None) -> None:

@@ -87,6 +87,18 @@ def cmd_clock(_args: argparse.Namespace) -> int:
     return run_clock(settings)
 
 
+def cmd_mirror(args: argparse.Namespace) -> int:
+    settings = _settings([NEEDS_XERO])
+    from bot.mirror_cli import run
+    from bot.services.container import build_services
+
+    services = build_services(settings, migrate_schema=True)
+    try:
+        return run(args, services)
+    finally:
+        services.close()
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.xero.cli import main as sandbox_main
 
@@ -134,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("db", help="database maintenance")
     p.add_argument("action", choices=["upgrade", "status", "rotate-keys"])
     p.set_defaults(func=cmd_db)
+
+    from bot.mirror_cli import add_parser as add_mirror_parser
+
+    add_mirror_parser(sub)
+    sub.choices["mirror"].set_defaults(func=cmd_mirror)
 
     p = sub.add_parser("keygen", help="print a new encryption key for RECON_ENCRYPTION_KEY")
     p.set_defaults(func=cmd_keygen)

@@ -100,6 +100,9 @@ class Settings:
     slack_client_id: str = ""
     slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
     slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
+    mirror_interval: int = 300  # seconds between the clock's syncs of each organisation
+    mirror_max_age: int = 60  # seconds a search trusts the mirror before asking for a delta
+    mirror_daily_share: float = 0.5  # of XERO_DAILY_LIMIT the sync may spend per organisation
 
     @property
     def is_sqlite(self) -> bool:
@@ -308,6 +311,19 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         "XERO_DAILY_LIMIT", str(STARTER_DAILY_LIMIT), 50, 1_000_000, "calls per organisation per day"
     )
     deprecations = tuple(line for name, line in DEPRECATED.items() if get(name))
+    mirror_interval = whole("RECON_MIRROR_INTERVAL", "300", 30, 86_400, "seconds between syncs")
+    mirror_max_age = whole("RECON_MIRROR_MAX_AGE", "60", 0, 86_400, "seconds a search trusts the mirror")
+    share_text = get("RECON_MIRROR_DAILY_SHARE", "0.5")
+    try:
+        mirror_share = float(share_text)
+    except ValueError:
+        mirror_share = -1.0
+    if not 0.01 <= mirror_share <= 1.0:
+        problems.append(
+            "RECON_MIRROR_DAILY_SHARE must be a fraction from 0.01 to 1 (of XERO_DAILY_LIMIT the "
+            "mirror's sync may spend per organisation per day)"
+        )
+        mirror_share = 0.5
 
     return Settings(
         slack_bot_token=Secret(bot_token),
@@ -329,4 +345,7 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         slack_client_id=slack_client_id,
         slack_client_secret=Secret(slack_client_secret),
         slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],
+        mirror_interval=mirror_interval,
+        mirror_max_age=mirror_max_age,
+        mirror_daily_share=mirror_share,
     )

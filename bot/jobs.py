@@ -15,6 +15,10 @@ Jobs:
   while the answer was lost; the old one works again only within 30 minutes), and refresh each
   grant idle for :data:`KEEPALIVE_AFTER` (Xero's refresh tokens die after 60 days unused),
   recording the outcome on the grant;
+* every ``RECON_MIRROR_INTERVAL`` (5 minutes) — keep every organisation an active grant holds
+  in step with Xero (:meth:`SyncService.sync_all`: the first sync, or a delta, and the hourly
+  reconciled sweep; one sync per organisation across processes, under its lease), after
+  forgetting the mirror of any organisation nobody holds any more;
 * hourly — delete expired OAuth states.
 """
 
@@ -152,6 +156,20 @@ def purge_states(services: Any, now: datetime) -> int:
     return purge_expired_states(services.db, now=lambda: now)
 
 
+def sync_mirrors(services: Any) -> list:
+    """Every held organisation's mirror brought up to date (what is due of it)."""
+    outcomes = services.sync.sync_all()
+    worked = [o for o in outcomes if o.calls]
+    if worked:
+        log.info(
+            "mirror: %d organisation(s) synced with %d Xero call(s)%s",
+            len(worked),
+            sum(o.calls for o in worked),
+            "; ".join(f" {o.tenant_id}: {o.error}" for o in outcomes if o.error),
+        )
+    return outcomes
+
+
 # =========================================================================== the process
 
 
@@ -189,6 +207,9 @@ class Clock:
 
     def purge_job(self) -> None:
         purge_states(self.services, self.services.now())
+
+    def mirror_job(self) -> None:
+        sync_mirrors(self.services)
 
     def tick(self, now: datetime) -> RunReport:
         """Everything due at ``now`` (keep-alive and purge at their own, slower pace)."""
@@ -239,6 +260,15 @@ def build_scheduler(clock: Clock) -> Any:
         id="purge",
         name="expired OAuth states",
     )
+    settings = getattr(clock.services, "settings", None)
+    scheduler.add_job(
+        clock.mirror_job,
+        "interval",
+        seconds=int(getattr(settings, "mirror_interval", 300)),
+        next_run_time=start + timedelta(seconds=10),
+        id="mirror",
+        name="mirror sync",
+    )
     return scheduler
 
 
@@ -258,7 +288,10 @@ def run_clock(settings: Settings) -> int:
 
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     scheduler.start()
-    log.info("clock: running (digests every minute, keep-alive every 5 minutes)")
+    log.info(
+        "clock: running (digests every minute, keep-alive every 5 minutes, mirror sync every %d s)",
+        settings.mirror_interval,
+    )
     try:
         while not stop.wait(1.0):
             pass

@@ -46,6 +46,7 @@ from bot.config import CONNECT_START_PATH, SLACK_SIGNIN_CALLBACK_PATH
 from bot.services.errors import ConsentFailed
 from bot.slack import blocks, editing
 from bot.slack.app import Identity, build_app, make_client
+from bot.slack.first_sync import read_organisations
 from bot.slack.handoff import AFTER_RESPONSE, AckFirst, guarded, run_after_response
 from bot.slack.home import publish_home
 
@@ -267,17 +268,20 @@ class ReconWeb:
 
     def _welcome(self, team_id: str, user_id: str, result: Any) -> None:
         """The DM naming the organisations (with "Make default" buttons), then a fresh Home tab,
-        and any open edit modal that was waiting for this connection gets its form."""
+        and any open edit modal that was waiting for this connection gets its form; then the
+        first sync of each new organisation, its progress shown in the same DM."""
         message = blocks.consent_success_dm(result.tenants, result.added)
         try:
             editing.resume_after_connect(self.services, self.client, team_id, user_id)
         except Exception:  # noqa: BLE001 - the modal keeps its "I've connected" button
             log.exception("could not fill the modals waiting for %s's connection", user_id)
-        self.client.chat_postMessage(channel=user_id, **message)
+        dm = self.client.chat_postMessage(channel=user_id, **message)
         try:
             publish_home(self.services, self.client, team_id, user_id)
         except SlackApiError as exc:
             log.info("home refresh after consent failed: %s", exc.response.get("error"))
+        # Then read the new organisations into the mirror at once, the DM showing how far.
+        read_organisations(self.services, self.client, dm, result.added or result.tenants, base=message)
 
     def _slack_link(self, team_id: str) -> str:
         with self._lock:

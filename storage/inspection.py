@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote
 
@@ -24,7 +24,8 @@ from sqlalchemy.pool import NullPool
 
 from storage import migrate
 from storage.crypto import invalid_keys, key_file_for
-from storage.models import GRANT_REVOKED, Grant
+from storage.mirror_search import text_index
+from storage.models import GRANT_REVOKED, Grant, MirrorTransaction
 
 
 def sqlite_file(database_url: str) -> Path | None:
@@ -77,6 +78,8 @@ class Snapshot:
     grants: int | None = None  # stored Xero connections; None before the tables exist
     undecryptable: int = 0  # … whose refresh token no configured key decrypts
     under_older_key: int = 0  # … that decrypt, but not with the newest key (rotation pending)
+    mirror: bool = False  # the mirror's tables exist
+    text_index: str | None = None  # the trigram index serving text search, if there is one
 
 
 def read_only_engine(database_url: str) -> Engine | None:
@@ -103,6 +106,8 @@ def look(engine: Engine, keys: tuple[str, ...]) -> Snapshot:
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
         snapshot = Snapshot(engine.dialect.name, current, head)
+        if inspect(connection).has_table(MirrorTransaction.__tablename__):
+            snapshot = replace(snapshot, mirror=True, text_index=text_index(connection))
         if not inspect(connection).has_table(Grant.__tablename__):
             return snapshot
         tokens = connection.execute(
@@ -126,7 +131,7 @@ def look(engine: Engine, keys: tuple[str, ...]) -> Snapshot:
                 older += 1
             except InvalidToken:
                 undecryptable += 1
-    return Snapshot(snapshot.dialect, current, head, total, undecryptable, older)
+    return replace(snapshot, grants=total, undecryptable=undecryptable, under_older_key=older)
 
 
 def _split(spec: str) -> tuple[str, ...]:

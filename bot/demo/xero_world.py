@@ -17,7 +17,7 @@ import requests
 
 from bot.config import Settings
 from bot.demo.stack import bot_environ
-from bot.sandbox.xero import XeroSandbox
+from bot.sandbox.xero import SandboxClock, XeroSandbox
 from bot.services.container import Services, build_services
 from bot.signin import SlackIdentity
 from bot.xero.throttle import Throttle
@@ -89,10 +89,20 @@ class World:
         return next(t["bank_accounts"] for t in self.sb.tenants if t["tenant_id"] == tenant_id)
 
 
-def make_world(db: Database, database_url: str, *, transactions: int = 300, seed: int = 7) -> World:
-    sb = XeroSandbox(seed=seed, transactions=transactions, redirect_uris=[REDIRECT])
+def make_world(
+    db: Database,
+    database_url: str,
+    *,
+    transactions: int = 300,
+    seed: int = 7,
+    clock: SandboxClock | None = None,
+    **settings: str,
+) -> World:
+    """``clock``: a frozen one for tests that need two changes in one second; ``settings``:
+    extra environment for the bot (``RECON_MIRROR_DAILY_SHARE`` and the like)."""
+    sb = XeroSandbox(seed=seed, transactions=transactions, redirect_uris=[REDIRECT], clock=clock)
     sb.start()
-    settings = settings_for(sb, database_url)
+    settings = settings_for(sb, database_url, **settings)
     lag = [timedelta(0)]
     services = build_services(
         settings,

@@ -20,6 +20,7 @@ from storage.crypto import TokenDecryptError
 from storage.db import Database
 from storage.digests import Subscription
 from storage.grants import ConsentResult, GrantView, TenantView
+from storage.mirror_state import forget_unheld
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 from storage.organisations import OrganisationView
 from storage.states import (
@@ -206,6 +207,7 @@ class ConnectService:
             auth_event_id=_auth_event_id(tokens.access_token),
             now=self._now,
         )
+        forget_unheld(self.db)  # a reconnect that drops an organisation drops its mirror
         return Connected(result, owner.slack_user_name, owner.slack_team_name)
 
     def _xero_user_id(self, id_token: str | None) -> str:
@@ -370,6 +372,11 @@ class ConnectService:
         """
         names = self._disconnect(team_id, user_id, org_name)
         self._drop_digests(team_id, user_id, names)
+        forgotten = forget_unheld(self.db)  # nobody else holds them: their mirrored rows go
+        if forgotten:
+            log.info(
+                "mirror: forgot %d organisation(s) after %s/%s disconnected", len(forgotten), team_id, user_id
+            )
         return names
 
     def _drop_digests(self, team_id: str, user_id: str, names: list[str]) -> None:

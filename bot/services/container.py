@@ -13,13 +13,14 @@ from bot.services.connect import ConnectService
 from bot.services.edit import EditService
 from bot.services.search import SearchService
 from bot.services.signin import SignInService
+from bot.services.sync import MirrorSettings, SyncService
 from bot.services.tokens import TokenService
 from bot.signin import SlackSignIn
 from bot.xero.client import XeroClient
 from bot.xero.oauth import XeroOAuth
 from bot.xero.throttle import Throttle, clock_of
 from storage import migrate, open_database
-from storage.budget import DatabaseBudget, Limits
+from storage.budget import BackgroundShare, DatabaseBudget, Limits
 from storage.db import Database
 from storage.models import utcnow
 
@@ -45,9 +46,12 @@ class Services:
     executor: ThreadPoolExecutor
     now: Callable[[], datetime] = utcnow
     extras: dict[str, object] = field(default_factory=dict)
+    sync: SyncService | None = None  # the mirror's keeper (search asks it how fresh a copy is)
 
     def close(self) -> None:
         self.executor.shutdown(wait=False, cancel_futures=True)
+        if self.sync is not None:
+            self.sync.close()
         closing = getattr(self.xero.throttle.budget, "close", None)
         if closing is not None:
             closing()
@@ -83,7 +87,13 @@ def build_services(
     if throttle is None:
         # One budget in the database every process shares (web workers, the clock, other
         # hosts), on the bot's clock so the limits move with it.
-        budget = DatabaseBudget(db, Limits(daily=settings.xero_daily_limit))
+        # Background work (the mirror's sync) keeps out of the last part of each minute and
+        # stops at its share of the day, so a person's search or edit always finds room.
+        budget = DatabaseBudget(
+            db,
+            Limits(daily=settings.xero_daily_limit),
+            BackgroundShare(day_share=settings.mirror_daily_share),
+        )
         throttle = Throttle(budget, clock=clock_of(now))
     xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
     holder: dict[str, ConnectService] = {}
@@ -98,6 +108,7 @@ def build_services(
         now=now,
     )
     holder["c"] = connect
+    sync = SyncService(db, xero, tokens, settings=MirrorSettings.from_settings(settings), now=now)
     slack_signin = SlackSignIn(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.reveal(),
@@ -112,9 +123,18 @@ def build_services(
         oauth=oauth,
         tokens=tokens,
         connect=connect,
-        search=SearchService(xero, tokens, connect, now=now),
-        edit=EditService(db, xero, tokens, connect, now=now),
+        search=SearchService(
+            xero,
+            tokens,
+            connect,
+            db=db,
+            mirror=sync,
+            max_age=settings.mirror_max_age,
+            now=now,
+        ),
+        edit=EditService(db, xero, tokens, connect, now=now, write_through=sync.write_through),
         signin=SignInService(db, slack_signin, connect, now=now),
         executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
         now=now,
+        sync=sync,
     )

@@ -133,7 +133,9 @@ class EditService:
         connect: ConnectService,
         *,
         now: Callable[[], datetime] = utcnow,
+        write_through: Callable[[str, BankTransaction], object] | None = None,
     ) -> None:
+        self._write_through = write_through
         self._db = db
         self._xero = xero
         self._tokens = tokens
@@ -290,6 +292,7 @@ class EditService:
     ) -> EditOutcome:
         warnings: list[str] = []
         if changes:
+            self._mirror(source.tenant_id, after)
             if not self._record([audit(f, o, n, OUTCOME_SUCCESS) for f, o, n in changes]):
                 warnings.append(AUDIT_LOST)
             lost = {li.line_item_id for li in current.line_items} - {
@@ -310,6 +313,21 @@ class EditService:
             )
         message = _saved_message(changes, note, history_added)
         return EditOutcome("saved", current, after, message, history_added, tuple(warnings))
+
+    def _mirror(self, tenant_id: str, after: BankTransaction) -> None:
+        """Xero's answer replaces the mirror's row at once, so the next search shows the edit.
+
+        A failure here costs only freshness (the next delta brings the same change), never the
+        "Saved" the user is owed: it is logged with its traceback for the operator.
+        """
+        if self._write_through is None:
+            return
+        try:
+            self._write_through(tenant_id, after)
+        except Exception:  # noqa: BLE001 - see above: the edit is saved either way
+            log.exception(
+                "mirror write-through of %s failed; the next delta brings it", after.bank_transaction_id
+            )
 
     def _record(self, records: Sequence[AuditRecord]) -> bool:
         """Write audit rows, retrying a database that hiccups; a row that is still lost is logged

@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Literal
 
 from bot.xero.filters import TransactionFilter, TransactionType
 
@@ -37,6 +38,17 @@ _KEY_RE = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
 _RELATIVE_RE = re.compile(r"(\d{1,5})([dwm])", re.ASCII | re.IGNORECASE)
 _AMOUNT_RE = re.compile(r"\d{1,15}(?:\.\d{1,2})?", re.ASCII)
+# A bare amount as bookkeepers type it: 57.33, -57.33, $1,000, 1,234.56, -$20 (a sign makes it
+# signed: money out is negative). Quoted, the same characters are text.
+_BARE_AMOUNT_RE = re.compile(
+    r"(?P<sign>[+\-−])?[$£€]?(?P<sign2>[+\-−])?"
+    r"(?P<whole>\d{1,3}(?:,\d{3})+|\d{1,15})(?P<cents>\.\d{1,2})?",
+    re.ASCII,
+)
+_SLASH_DATE_RE = re.compile(r"(\d{1,2})([/.])(\d{1,2})\2(\d{4})", re.ASCII)
+# Where people write the month first. Everywhere else Xero is sold, the day comes first.
+_MONTH_FIRST = frozenset({"US", "PR", "GU", "VI", "AS", "MP", "UM", "FM", "MH", "PW"})
+DateOrder = Literal["DMY", "MDY"]
 _SLACK_ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 _SLACK_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _TYPES: dict[str, TransactionType] = {"spend": "SPEND", "receive": "RECEIVE"}
@@ -46,7 +58,8 @@ SYNTAX_HELP = """\
 *Search syntax* — combine any of these, in any order:
 • `anchor milk` — words that must all appear in the contact, reference or a line description; \
 `"two words"` in quotes stay together
-• `from:2024-01-01`  `to:2024-03-31` — dates, both inclusive; or relative: `from:30d` (days), \
+• `from:2024-01-01`  `to:2024-03-31` — dates, both inclusive, also as the organisation writes them \
+(31/03/2024, or 03/31/2024 in the US); or relative: `from:30d` (days), \
 `from:2w` (weeks), `from:3m` (calendar months). Without dates: the last 90 days
 • `contact:"Zephyr Plumbing"` — the contact name contains this
 • `ref:INV-1` — the reference contains this
@@ -54,6 +67,8 @@ SYNTAX_HELP = """\
 • `type:spend` or `type:receive` — default: every type
 • `status:unreconciled`, `status:reconciled` or `status:any` (default)
 • `min:100`  `max:250.50` — amount without its sign: `min:100` finds spends and receipts of 100 or more
+• `57.33` or `$1,234.56` — exactly this amount, spent or received; `-57.33` only money out, \
+`+57.33` only money in; digits alone (`4471`) are text
 • `org:"Kestrel Design"` — which connected organisation (default: your default one)
 Example: `/recon search zephyr from:180d`"""
 
@@ -89,6 +104,14 @@ class SearchQuery:
     min_amount: Decimal | None
     max_amount: Decimal | None
     raw: str
+    amount: Decimal | None = None  # a bare amount: exactly this total
+    amount_signed: bool = False  # …and its sign counts (negative: money out)
+    readings: tuple[str, ...] = ()  # how ambiguous input was read, for the header
+
+    @property
+    def needs_bot_side(self) -> bool:
+        """Whether a live search must read rows to match them (Xero's ``where`` cannot)."""
+        return bool(self.text_terms or self.contact or self.reference or self.amount_signed)
 
     @property
     def display(self) -> str:
@@ -119,16 +142,43 @@ class SearchQuery:
             is_reconciled=self.reconciled,
             bank_account_id=bank_account_id,
             contact_id=contact_id,
-            min_total=self.min_amount,
-            max_total=self.max_amount,
+            min_total=_tighter(self.min_amount, self.amount, max),
+            max_total=_tighter(self.max_amount, self.amount, min),
         )
 
 
-def parse_query(text: str, *, today: date) -> SearchQuery:
+def _tighter(bound: Decimal | None, amount: Decimal | None, pick) -> Decimal | None:
+    """A bare amount is both bounds at once (without its sign); with min:/max: the tighter wins."""
+    if amount is None:
+        return bound
+    return abs(amount) if bound is None else pick(bound, abs(amount))
+
+
+def date_order_for(country_code: str | None) -> DateOrder:
+    """How an organisation's people write dates, from its country (Xero's CountryCode)."""
+    return "MDY" if (country_code or "").upper() in _MONTH_FIRST else "DMY"
+
+
+def org_named(text: str) -> str | None:
+    """The ``org:`` of a query, read before the rest: the organisation says how to read dates.
+
+    Raises :class:`QueryError` only for what no organisation could make right (a quote never
+    closed); everything else is left to :func:`parse_query`.
+    """
+    for token in _tokenize(_clean(text[: MAX_QUERY_CHARS + 1])):
+        key_match = _KEY_RE.fullmatch(token)
+        if key_match and key_match.group(1).lower() == "org":
+            return " ".join(_unquote(key_match.group(2)).split()) or None
+    return None
+
+
+def parse_query(text: str, *, today: date, date_order: DateOrder | None = None) -> SearchQuery:
     """Parse ``/recon search`` text as Slack delivers it; raise :class:`QueryError` on any mistake.
 
     ``today`` is the organisation's local date (relative dates and the default window hang off
     it); a page cursor carries the date of page 1 so later pages see the same window.
+    ``date_order`` is how the organisation writes dates (:func:`date_order_for`); ``None``, for a
+    syntax check before the organisation is known, accepts a date valid in either order.
 
     Choices where the language could go either way:
 
@@ -141,6 +191,8 @@ def parse_query(text: str, *, today: date) -> SearchQuery:
       month clamped, so 31 May − 3m = 28/29 Feb); ``0d`` is today.
     * ``foo:bar`` with an unknown key is an error rather than free text, so a typo like
       ``contcat:Acme`` is caught; quoting (``"foo:bar"``) searches for the text itself.
+    * A number written as money (``57.33``, ``$1,000``, ``-20``) is an amount; digits alone
+      (``4471``) and anything quoted are text. Two amounts can never both be the total: an error.
     """
     if len(text) > MAX_QUERY_CHARS:
         raise QueryError(
@@ -150,8 +202,22 @@ def parse_query(text: str, *, today: date) -> SearchQuery:
     seen: dict[str, str] = {}
     values: dict[str, str] = {}
     terms: list[str] = []
+    amount_token: str | None = None
+    amount: Decimal | None = None
+    signed = False
     for token in _tokenize(_clean(text)):
         key_match = _KEY_RE.fullmatch(token)
+        bare = _BARE_AMOUNT_RE.fullmatch(token) if key_match is None else None
+        if bare is not None and _is_money(token, bare):
+            if amount_token is not None:
+                raise QueryError(
+                    token,
+                    f"`{_esc(amount_token)}` and `{_esc(token)}` are both amounts, and a transaction has "
+                    f'one total — keep one, or put text in quotes: `"{_esc(token)}"`.',
+                )
+            amount_token = token
+            amount, signed = _bare_amount(bare)
+            continue
         if key_match is None:
             term = " ".join(_unquote(token).split()).casefold()
             if term:
@@ -175,9 +241,14 @@ def parse_query(text: str, *, today: date) -> SearchQuery:
         seen[key] = token
         values[key] = value
 
-    date_from = _parse_date(seen["from"], values["from"], today) if "from" in values else None
-    date_to = _parse_date(seen["to"], values["to"], today) if "to" in values else None
-    if date_from is not None and date_to is not None and date_from > date_to:
+    readings: list[str] = []
+    date_from = date_to = None
+    if "from" in values:
+        date_from = _parse_date(seen["from"], values["from"], today, date_order, readings)
+    if "to" in values:
+        date_to = _parse_date(seen["to"], values["to"], today, date_order, readings)
+    guessed = date_order is None and bool(readings)  # a syntax check cannot know which was meant
+    if date_from is not None and date_to is not None and date_from > date_to and not guessed:
         raise QueryError(
             seen["from"],
             f"`{_esc(seen['from'])}` ({_short(date_from)}) is after `{_esc(seen['to'])}` "
@@ -226,7 +297,24 @@ def parse_query(text: str, *, today: date) -> SearchQuery:
         min_amount=min_amount,
         max_amount=max_amount,
         raw=text.strip(),
+        amount=amount,
+        amount_signed=signed,
+        readings=tuple(readings),
     )
+
+
+def _is_money(token: str, found: re.Match[str]) -> bool:
+    """Digits alone (``4471``) stay text — invoice numbers and references are typed like that —
+    so an amount needs what only money has: cents, a thousands comma, a currency sign or ±."""
+    if found.group("sign") and found.group("sign2"):
+        return False
+    return not token.isdigit()
+
+
+def _bare_amount(found: re.Match[str]) -> tuple[Decimal, bool]:
+    sign = found.group("sign") or found.group("sign2")
+    value = Decimal(found.group("whole").replace(",", "") + (found.group("cents") or ""))
+    return (-value if sign in ("-", "\u2212") else value), sign is not None
 
 
 _EXAMPLES = {
@@ -287,8 +375,10 @@ def _unquote(value: str) -> str:
     return "".join(ch for ch in value if ch not in _QUOTES)
 
 
-def _parse_date(token: str, value: str, today: date) -> date:
+def _parse_date(token: str, value: str, today: date, order: DateOrder | None, readings: list[str]) -> date:
     fix = "use YYYY-MM-DD or `30d` (also `2w`, `3m`)."
+    if slash := _SLASH_DATE_RE.fullmatch(value):
+        return _local_date(token, value, slash, order, readings)
     if iso := _ISO_DATE_RE.fullmatch(value):
         try:
             return date(*(int(part) for part in iso.groups()))
@@ -302,6 +392,30 @@ def _parse_date(token: str, value: str, today: date) -> date:
             return _months_before(today, count, token)
         return _days_before(today, count * (7 if unit == "w" else 1), token)
     raise QueryError(token, f"I couldn't read `{_esc(token)}` — {fix}")
+
+
+def _local_date(
+    token: str, value: str, found: re.Match[str], order: DateOrder | None, readings: list[str]
+) -> date:
+    """31/03/2024 or 03/31/2024, as the organisation writes dates; the reading is echoed when
+    both orders make a real date."""
+    first, _, second, year = found.groups()
+    a, b, y = int(first), int(second), int(year)
+    orders: tuple[DateOrder, ...] = (order,) if order else ("DMY", "MDY")
+    for each in orders:
+        day, month = (a, b) if each == "DMY" else (b, a)
+        try:
+            read = date(y, month, day)
+        except ValueError:
+            continue
+        if a != b and a <= 12 and b <= 12:
+            readings.append(f"{value} read as {_short(read)}")
+        return read
+    form = {"DMY": "DD/MM/YYYY", "MDY": "MM/DD/YYYY"}
+    told = f"dates here are {form[order]}" if order else "that is no date in either order"
+    raise QueryError(
+        token, f"I couldn't read `{_esc(token)}` — {told}; or use YYYY-MM-DD or `30d` (also `2w`, `3m`)."
+    )
 
 
 def _days_before(day: date, days: int, token: str) -> date:

@@ -1,6 +1,13 @@
-"""Search over a user's Xero organisation: structured filters to Xero, text on our side.
+"""Search over a user's Xero organisation: from our mirror of it, or live from Xero until then.
 
-Page size strategy: without bot-side text filters Xero's own paging maps 1:1 onto ours (one call
+Once an organisation's first sync is complete every search is answered from the mirror
+(:mod:`storage.mirror_search`): every filter in SQL, complete results with their count, no Xero
+call. A mirror older than ``max_age`` is first brought up to date by the sync (one delta per
+organisation however many search at once), waited for only briefly: past that — Xero down,
+rate-limited or slow — the answer comes from the mirror and says how old it is.
+
+Until the first sync completes, the live path below answers and says the copy is still filling.
+Live page size strategy: without bot-side text filters Xero's own paging maps 1:1 onto ours (one call
 per page of 10). With text filters we must read rows to match them, so we read large pages
 (``SCAN_PAGE_SIZE``) newest first and stop as soon as the requested page — plus one row, to know
 whether a Next page exists — is filled.
@@ -12,24 +19,32 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
+from typing import Any
 
 from bot.services.connect import ConnectService
 from bot.services.cursor import CursorError, CursorTooLong, decode_cursor, encode_cursor
 from bot.services.errors import ServiceError
-from bot.services.query import SearchQuery, parse_query
+from bot.services.freshness import Freshness, MirrorKeeper
+from bot.services.mirror_rows import to_e4, transaction_from_row
+from bot.services.query import DateOrder, SearchQuery, date_order_for, org_named, parse_query
 from bot.services.textmatch import matches, normalise
 from bot.services.tokens import TokenService
 from bot.xero.client import XeroClient
 from bot.xero.models import BankAccount, BankTransaction
+from storage.db import Database
 from storage.grants import TenantView
+from storage.mirror_search import MirrorFilter, mirror_bank_accounts, search_mirror
 from storage.models import utcnow
+from storage.organisations import get_organisation
 
 PAGE_ROWS = 10
 SCAN_PAGE_SIZE = 1000
 MAX_SCAN_PAGES = 10  # 10,000 rows per text search at most; past that, ask for a narrower query
 ACCOUNT_CACHE_SECONDS = 300
+MIRROR_MAX_AGE = 60.0  # seconds; RECON_MIRROR_MAX_AGE
+FRESH_WAIT = 2.0  # how long a search waits for a delta before answering from the mirror
 
 
 @dataclass(frozen=True)
@@ -45,6 +60,14 @@ class SearchResult:
     this_cursor: str | None
     xero_calls: int
     truncated: bool = False  # the scan limit stopped us before the page was known to be complete
+    total: int | None = None  # every match (from the mirror); None when only Xero was asked
+    from_mirror: bool = False
+    as_of: datetime | None = None  # the mirror's age, when it could not be brought up to date
+    filling: Freshness | None = None  # the first sync is still running: this answer is live
+
+    @property
+    def first_row(self) -> int:
+        return (self.page - 1) * PAGE_ROWS + 1
 
 
 class SearchService:
@@ -54,12 +77,20 @@ class SearchService:
         tokens: TokenService,
         connect: ConnectService,
         *,
+        db: Database | None = None,
+        mirror: MirrorKeeper | None = None,
+        max_age: float = MIRROR_MAX_AGE,
+        fresh_wait: float = FRESH_WAIT,
         now: Callable[[], datetime] = utcnow,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._xero = xero
         self._tokens = tokens
         self._connect = connect
+        self._db = db
+        self._mirror = mirror if db is not None else None
+        self._max_age = max_age
+        self._fresh_wait = fresh_wait
         self._now = now
         self._monotonic = monotonic
         self._accounts: dict[str, tuple[float, list[BankAccount]]] = {}
@@ -67,12 +98,13 @@ class SearchService:
 
     def search(self, team_id: str, user_id: str, text: str, *, today: date | None = None) -> SearchResult:
         today = today or self._now().date()
-        query = parse_query(text, today=today)
-        if query.org:
-            tenant = self._connect.resolve_org(team_id, user_id, query.org)
+        named = org_named(text)  # the organisation first: it says how its people write dates
+        if named:
+            tenant = self._connect.resolve_org(team_id, user_id, named)
             org = self._connect.require_tenant(team_id, user_id, tenant.tenant_id)
         else:
             org = self._connect.require_tenant(team_id, user_id, None)
+        query = parse_query(text, today=today, date_order=self._date_order(org.tenant_id))
         return self._run(team_id, user_id, query, org, page=1, today=today)
 
     def page(self, team_id: str, user_id: str, cursor: str) -> SearchResult:
@@ -82,15 +114,66 @@ class SearchService:
         except CursorError:
             raise ServiceError("That page link is damaged — run the search again.") from None
         org = self._connect.require_tenant(team_id, user_id, decoded.tenant_id)
-        query = parse_query(decoded.query_text, today=decoded.snapshot)
+        order = self._date_order(org.tenant_id)
+        query = parse_query(decoded.query_text, today=decoded.snapshot, date_order=order)
         return self._run(team_id, user_id, query, org, page=decoded.page, today=decoded.snapshot)
 
     # ------------------------------------------------------------------ internals
 
+    def _date_order(self, tenant_id: str) -> DateOrder | None:
+        if self._db is None:
+            return None
+        details = get_organisation(self._db, tenant_id)
+        return date_order_for(details.country_code) if details and details.country_code else None
+
     def _run(
         self, team_id: str, user_id: str, query: SearchQuery, org: TenantView, *, page: int, today: date
     ) -> SearchResult:
-        source = self._tokens.source(team_id, user_id, org.tenant_id)
+        source = self._tokens.source(team_id, user_id, org.tenant_id)  # the user's own grant holds it
+        freshness = self._mirror.freshness(org.tenant_id) if self._mirror is not None else None
+        if freshness is not None and freshness.complete:
+            if self._too_old(freshness):
+                freshness = self._mirror.ensure_fresh(
+                    org.tenant_id, max_age=self._max_age, wait=self._fresh_wait
+                )
+            return self._from_mirror(query, org, page=page, today=today, freshness=freshness)
+        result = self._live(source, query, org, page=page, today=today)
+        # Said only once the first sync has read something: before that there is no copy to speak of.
+        started = freshness is not None and (freshness.rows_read > 0 or freshness.rows_expected is not None)
+        return replace(result, filling=freshness) if started else result
+
+    def _too_old(self, freshness: Freshness) -> bool:
+        if freshness.as_of is None:
+            return True
+        return (self._now() - freshness.as_of).total_seconds() > self._max_age
+
+    def _from_mirror(
+        self, query: SearchQuery, org: TenantView, *, page: int, today: date, freshness: Freshness
+    ) -> SearchResult:
+        assert self._db is not None
+        account_id = None
+        if query.account:
+            account_id = _pick_account(
+                query.account, mirror_bank_accounts(self._db, org.tenant_id)
+            ).account_id
+        wanted = mirror_filter(query, bank_account_id=account_id)
+        found = search_mirror(self._db, org.tenant_id, wanted, offset=(page - 1) * PAGE_ROWS, limit=PAGE_ROWS)
+        has_next = page * PAGE_ROWS < found.total
+        return SearchResult(
+            query=query,
+            org=org,
+            rows=tuple(transaction_from_row(row) for row in found.rows),
+            page=page,
+            has_prev=page > 1,
+            has_next=has_next,
+            xero_calls=0,
+            total=found.total,
+            from_mirror=True,
+            as_of=freshness.as_of if self._too_old(freshness) else None,
+            **_cursors(query, org, page, today, has_next),
+        )
+
+    def _live(self, source, query: SearchQuery, org: TenantView, *, page: int, today: date) -> SearchResult:
         calls = 0
         account_id = None
         if query.account:
@@ -98,7 +181,7 @@ class SearchService:
             calls += fetched
             account_id = uuid.UUID(_pick_account(query.account, accounts).account_id)
         txn_filter = query.to_filter(bank_account_id=account_id)
-        needs_text = bool(query.text_terms or query.contact or query.reference)
+        needs_text = query.needs_bot_side
 
         truncated = False
         if not needs_text:
@@ -126,12 +209,6 @@ class SearchService:
             rows = tuple(found[start : start + PAGE_ROWS])
             has_next = len(found) > start + PAGE_ROWS
 
-        def cursor(n: int) -> str | None:
-            try:
-                return encode_cursor(query.raw, org.tenant_id, n, today)
-            except CursorTooLong:
-                return None
-
         return SearchResult(
             query=query,
             org=org,
@@ -139,11 +216,9 @@ class SearchService:
             page=page,
             has_prev=page > 1,
             has_next=has_next,
-            prev_cursor=cursor(page - 1) if page > 1 else None,
-            next_cursor=cursor(page + 1) if has_next else None,
-            this_cursor=cursor(page),
             xero_calls=calls,
             truncated=truncated,
+            **_cursors(query, org, page, today, has_next),
         )
 
     def _bank_accounts(self, source) -> tuple[list[BankAccount], int]:
@@ -159,7 +234,47 @@ class SearchService:
         return accounts, 1
 
 
-def _pick_account(wanted: str, accounts: list[BankAccount]) -> BankAccount:
+def mirror_filter(query: SearchQuery, *, bank_account_id: str | None = None) -> MirrorFilter:
+    """The query as the mirror is searched: text folded as the mirror folds it, money in e4."""
+
+    def folded(value: str | None) -> str | None:
+        return normalise(value) or None if value is not None else None
+
+    def e4(value) -> int | None:
+        return to_e4(value) if value is not None else None
+
+    amount = query.amount
+    return MirrorFilter(
+        terms=tuple(t for t in (normalise(term) for term in query.text_terms) if t),
+        contact=folded(query.contact),
+        reference=folded(query.reference),
+        bank_account_id=bank_account_id,
+        types=tuple(query.types),
+        reconciled=query.reconciled,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        min_total_e4=e4(query.min_amount),
+        max_total_e4=e4(query.max_amount),
+        total_e4=to_e4(abs(amount)) if amount is not None and not query.amount_signed else None,
+        signed_e4=to_e4(amount) if amount is not None and query.amount_signed else None,
+    )
+
+
+def _cursors(query: SearchQuery, org: TenantView, page: int, today: date, has_next: bool) -> dict:
+    def cursor(n: int) -> str | None:
+        try:
+            return encode_cursor(query.raw, org.tenant_id, n, today)
+        except CursorTooLong:
+            return None
+
+    return {
+        "prev_cursor": cursor(page - 1) if page > 1 else None,
+        "next_cursor": cursor(page + 1) if has_next else None,
+        "this_cursor": cursor(page),
+    }
+
+
+def _pick_account(wanted: str, accounts: list[Any]) -> Any:
     """Exact code, exact name, then name prefix — case- and accent-insensitively."""
     key = normalise(wanted)
     for rule in (

@@ -37,7 +37,8 @@ def matches(query: SearchQuery, txn: Any) -> bool:
     * ``account:`` is a substring of the bank account name or equals its code (the search service
       normally turns it into a GUID for Xero; checking again here costs nothing);
     * ``min:`` / ``max:`` compare with the total without its sign (Xero's totals are positive,
-      but a model that signs spends must still match ``min:100``).
+      but a model that signs spends must still match ``min:100``);
+    * a bare amount is the total exactly, its sign (when typed) saying money out or in.
 
     Dates, type and reconciled status are left to Xero's ``where``: they are typed values.
     """
@@ -54,14 +55,27 @@ def matches(query: SearchQuery, txn: Any) -> bool:
         return False
     if query.account is not None and not _account_matches(query.account, txn.bank_account):
         return False
-    if query.min_amount is None and query.max_amount is None:
+    if query.min_amount is None and query.max_amount is None and query.amount is None:
         return True
     if txn.total is None:  # an amount filter cannot be satisfied by an unknown amount
         return False
     amount = abs(txn.total)
+    if query.amount is not None and not _amount_matches(query, txn, amount):
+        return False
     if query.min_amount is not None and amount < query.min_amount:
         return False
     return not (query.max_amount is not None and amount > query.max_amount)
+
+
+def _amount_matches(query: SearchQuery, txn: Any, amount: Any) -> bool:
+    """A bare amount: the total exactly; with a sign, money out is negative (spends, whatever
+    sign the model gives its totals)."""
+    if query.amount_signed:
+        spend = getattr(txn, "is_spend", None)
+        if spend is None:
+            spend = txn.total < 0
+        return (-amount if spend else amount) == query.amount
+    return amount == abs(query.amount)
 
 
 def _found(term: str, haystacks: Iterable[str]) -> bool:

@@ -16,6 +16,7 @@ from storage import grants
 from storage.crypto import TokenDecryptError
 from storage.db import Database
 from storage.grants import AccessToken, GrantNotUsable, RefreshBusy
+from storage.mirror_state import forget_unheld
 from storage.models import GRANT_NEEDS_RECONNECT, utcnow
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,7 @@ class TokenService:
             )
         except InvalidGrant:
             log.warning("grant %s: refresh token rejected by Xero (invalid_grant); needs reconnect", grant_id)
+            self._forget_unheld()
             raise self._not_connected(grant_id, reconnect=True) from None
         except GrantNotUsable as exc:
             raise self._not_connected(grant_id, reconnect=exc.status == GRANT_NEEDS_RECONNECT) from None
@@ -100,12 +102,19 @@ class TokenService:
                     grant_id,
                     owner,
                 )
+                self._forget_unheld()
             raise self._not_connected(grant_id, reconnect=True) from None
         except RefreshBusy:
             raise XeroUnavailable(_BUSY) from None
         except (XeroUnavailable, OAuthError) as exc:
             grants.record_refresh_failure(self.db, grant_id, type(exc).__name__, now=self._now)
             raise
+
+    def _forget_unheld(self) -> None:
+        """A dead grant may have been the last hold on an organisation: its mirror goes now."""
+        forgotten = forget_unheld(self.db)
+        if forgotten:
+            log.info("mirror: forgot %d organisation(s) no active grant holds any more", len(forgotten))
 
     def _not_connected(self, grant_id: int, *, reconnect: bool) -> NotConnected:
         grant = grants.get_grant(self.db, grant_id)

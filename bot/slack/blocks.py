@@ -13,7 +13,7 @@ Messages stay within 50 blocks and views within 100 (the builders cap list lengt
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Protocol
@@ -264,11 +264,14 @@ def _org_status(org: Org) -> str:
     return "connected"
 
 
-def org_rows(orgs: Sequence[Org]) -> list[Block]:
-    """One section per organisation: status, the default marked, "Make default" on the others."""
+def org_rows(orgs: Sequence[Org], sync_lines: Mapping[str, str] | None = None) -> list[Block]:
+    """One section per organisation: status, the default marked, "Make default" on the others;
+    ``sync_lines`` adds how fresh each one's mirror is (the Home tab)."""
     blocks: list[Block] = []
     for org in orgs[:MAX_ORGS_LISTED]:
         line = f"{tx.plain(org.tenant_name, 100)} · {_org_status(org)}"
+        if sync_lines and sync_lines.get(org.tenant_id):
+            line += f" · {sync_lines[org.tenant_id]}"
         if org.is_default:
             blocks.append(kit.section(kit.plain(line + " · default")))
         else:
@@ -423,13 +426,20 @@ def search_message(result: Any, facts: OrgFacts = NO_FACTS) -> Message:
     query = result.query.display
     rows: Sequence[Txn] = result.rows
     header = f"Search results — {tx.plain(org_name, 100)} · {tx.plain(query or '(last 90 days)', 150)}"
+    readings = getattr(result.query, "readings", ())
+    if readings:
+        header += " · " + tx.plain("; ".join(readings), 200)
     if not rows:
-        return _no_results(result, header)
+        return _no_results(result, header, facts)
     first = (result.page - 1) * 10 + 1
+    last = first + len(rows) - 1
+    total = getattr(result, "total", None)
     if result.page == 1 and not result.has_next:
         count = f"{tx.plural(len(rows), 'transaction')} found"
+    elif total is not None:
+        count = f"{first:,}–{last:,} of {total:,}"
     else:
-        count = f"showing {first:,}–{first + len(rows) - 1:,}"
+        count = f"showing {first:,}–{last:,}"
     blocks: list[Block] = [kit.section(kit.plain(f"{header} · {count}")), kit.divider()]
     for txn in rows:
         blocks += txn_row(txn, result.org.tenant_id, short_code=facts.short_code, cursor=result.this_cursor)
@@ -441,7 +451,7 @@ def search_message(result: Any, facts: OrgFacts = NO_FACTS) -> Message:
         nav.append(kit.button("Next ›", ACTION_PAGE + "_next", value=result.next_cursor))
     if nav:
         blocks.append(kit.actions(*nav, block_id=f"nav_{result.page}"))
-    footer = [f"page {result.page:,}"]
+    footer = [f"page {result.page:,}", *_source_notes(result, facts)]
     if getattr(result, "truncated", False):
         footer.append(
             f"stopped reading after {SCAN_LIMIT:,} transactions — narrow the search to see older ones"
@@ -453,7 +463,25 @@ def search_message(result: Any, facts: OrgFacts = NO_FACTS) -> Message:
     return kit.message(fallback, blocks)
 
 
-def _no_results(result: Any, header: str) -> Message:
+def _source_notes(result: Any, facts: OrgFacts) -> list[str]:
+    """Where the answer came from, when the user should know: an old copy, or a copy still filling."""
+    as_of = getattr(result, "as_of", None)
+    if getattr(result, "from_mirror", False) and as_of is not None:
+        when = tx.clock_time(as_of, facts.zone)
+        if (datetime.now(as_of.tzinfo) - as_of).total_seconds() > 20 * 3600:
+            when = tx.moment(as_of, facts.zone)
+        return [f"⚠ as of {when}: Xero could not be asked for changes just now, so this is Recon's copy"]
+    filling = getattr(result, "filling", None)
+    if filling is None:
+        return []
+    progress = ""
+    if filling.rows_read:
+        about = f" of about {filling.rows_expected:,}" if filling.rows_expected else ""
+        progress = f" ({filling.rows_read:,}{about} read)"
+    return [f"Recon's copy of this organisation is still filling{progress}: this answer came live from Xero"]
+
+
+def _no_results(result: Any, header: str, facts: OrgFacts = NO_FACTS) -> Message:
     if result.page > 1:
         body = "No more results on this page — the transactions may have changed since the search ran."
     else:
@@ -462,6 +490,9 @@ def _no_results(result: Any, header: str) -> Message:
             "`status:any`, or drop `type:`/`account:` filters. Without dates Recon looks at the last 90 days."
         )
     blocks = [kit.section(kit.plain(header)), kit.section(body)]
+    notes = _source_notes(result, facts)
+    if notes:
+        blocks.append(kit.context(" · ".join(notes)))
     if result.has_prev and result.prev_cursor:
         blocks.append(kit.actions(kit.button("‹ Prev", ACTION_PAGE + "_prev", value=result.prev_cursor)))
     return kit.message(f"No transactions found in {tx.safe(result.org.tenant_name, 100)}.", blocks)
@@ -690,6 +721,7 @@ def home_view(
     consent_url: str | None,
     needs_reconnect: bool,
     digest_blocks: Iterable[Block] = (),
+    sync_lines: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     blocks: list[Block] = [kit.header("Recon for Xero")]
     if not orgs:
@@ -698,7 +730,7 @@ def home_view(
         if needs_reconnect:
             blocks.append(kit.section(HOME_RECONNECT))
         blocks.append(kit.section("*Your organisations*"))
-        blocks.extend(org_rows(orgs))
+        blocks.extend(org_rows(orgs, sync_lines))
     if consent_url:
         if needs_reconnect or not orgs:
             button = connect_button(consent_url, reconnect=needs_reconnect)

@@ -48,8 +48,9 @@ MAX_ACCOUNTS = 8
 MAX_ITEMS = 10
 MAX_HOME_SUBSCRIPTIONS = 20
 HONEST_FOOTER = (
-    "Spend and receive money transactions not yet reconciled in Xero. Bank-feed statement lines "
-    "waiting in Xero's Reconcile tab aren't visible to apps, so they aren't counted here."
+    "Counted: every bank transaction not yet reconciled in Xero — spend and receive money, "
+    "transfers, overpayments and prepayments. Bank-feed statement lines waiting in Xero's "
+    "Reconcile tab aren't visible to apps, so they aren't counted here."
 )
 USAGE_DETAIL = (
     "*Daily digest of unreconciled items* for your default organisation, posted in a channel.\n"
@@ -86,15 +87,16 @@ def _account_label(account: AccountSummary) -> str:
 
 def _account_line(account: AccountSummary) -> str:
     """Plain text: the account's name, then its count, total and oldest item."""
-    kinds = []
-    if account.spend_count:
-        kinds.append(f"{account.spend_count:,} spent")
-    if account.receive_count:
-        kinds.append(f"{account.receive_count:,} received")
+    kinds = [_kind_label(kind, n) for kind, n in account.kinds]
     return (
         f"{_account_label(account)}\n{tx.plural(account.count, 'item')} ({', '.join(kinds)}) · "
         f"{tx.money(account.total, account.currency)} · oldest {tx.day(account.oldest)}"
     )
+
+
+def _kind_label(kind: str, n: int) -> str:
+    """``33 spent``, ``1 transfer``, ``2 overpayments`` — spent/received read as verbs."""
+    return f"{n:,} {kind}" if kind in ("spent", "received") else tx.plural(n, kind)
 
 
 def _show_all(count: int, query: str) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from bot.slack import blocks
+from bot.slack.mirror_blocks import home_sync_line
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,17 @@ def build_home(services: Any, team_id: str, user_id: str) -> dict[str, Any]:
         consent_url=consent_url,
         needs_reconnect=needs_reconnect,
         digest_blocks=digest_section(services, team_id, user_id),
+        sync_lines=sync_lines(services, [o.tenant_id for o in orgs]),
     )
+
+
+def sync_lines(services: Any, tenant_ids: list[str]) -> dict[str, str]:
+    """ "last synced 2 min ago" per organisation, from the mirror's state (no Xero call)."""
+    sync = getattr(services, "sync", None)
+    if sync is None:
+        return {}
+    now = services.now()
+    return {t: home_sync_line(sync.freshness(t), now) for t in tenant_ids}
 
 
 def publish_home(services: Any, client: Any, team_id: str, user_id: str) -> None:

@@ -29,6 +29,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import requests
@@ -134,8 +135,13 @@ class XeroClient:
         page: int = 1,
         page_size: int = 100,
         order: str = "Date DESC",
+        modified_since: datetime | None = None,
     ) -> Page:
-        """One page of bank transactions matching ``f``, with their line items."""
+        """One page of bank transactions matching ``f``, with their line items.
+
+        ``modified_since`` becomes ``If-Modified-Since``: naive UTC to the second, the one form
+        Xero is known to read (a wrong form silently returns everything).
+        """
         if page < 1:
             raise ValueError("page starts at 1")
         if not _ORDER.fullmatch(order):
@@ -149,7 +155,8 @@ class XeroClient:
         where = build_where(f)
         if where:
             params["where"] = where
-        data = self._call(auth, "GET", "/BankTransactions", params=params)
+        headers = {"If-Modified-Since": if_modified_since(modified_since)} if modified_since else None
+        data = self._call(auth, "GET", "/BankTransactions", params=params, headers=headers)
         txns = tuple(BankTransaction.from_xero(t) for t in data.get("BankTransactions") or ())
         pagination = data.get("pagination") or {}
         return Page(
@@ -257,6 +264,7 @@ class XeroClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         idempotency_key: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """One logical call: throttled, authorised, retried where safe, errors mapped."""
         if idempotency_key is not None:
@@ -268,8 +276,10 @@ class XeroClient:
         refreshed = False
         failures = 0
         maybe_applied = False
+        extra = dict(headers or {})
         while True:
             headers = {
+                **extra,
                 "Authorization": f"Bearer {token}",
                 "xero-tenant-id": tenant,
                 "Accept": "application/json",
@@ -448,6 +458,13 @@ def _uuid_or_not_found(value: str) -> str:
 def _check_idempotency_key(key: str) -> None:
     if not isinstance(key, str) or not key or len(key) > MAX_IDEMPOTENCY_KEY or not key.isprintable():
         raise ValueError("idempotency key must be 1–128 printable characters")
+
+
+def if_modified_since(moment: datetime) -> str:
+    """``If-Modified-Since`` as Xero reads it: UTC, to the second, no offset."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _int_or(value: Any, default: Any) -> Any:

@@ -25,10 +25,8 @@ class PagedXero:
         return Page(rows, page, page_count=max(1, -(-self.total // page_size)), item_count=self.total)
 
 
-def test_the_filter_asks_xero_only_for_unreconciled_authorised_spend_and_receive():
-    assert build_where(UNRECONCILED) == (
-        '(Type=="SPEND" OR Type=="RECEIVE") AND Status=="AUTHORISED" AND IsReconciled==false'
-    )
+def test_the_filter_asks_xero_for_every_type_that_is_live_and_unreconciled():
+    assert build_where(UNRECONCILED) == 'Status=="AUTHORISED" AND IsReconciled==false'
 
 
 def test_one_call_per_thousand_items_oldest_first():
@@ -53,15 +51,44 @@ def test_beyond_the_page_cap_the_figures_say_at_least():
     assert not content.is_clear and content.count == PAGE_SIZE * MAX_PAGES
 
 
-def test_only_unreconciled_authorised_spend_and_receive_count():
+def test_every_live_unreconciled_type_counts_and_nothing_else():
     from dataclasses import replace
 
     keep = txn(1)
+    transfer = replace(txn(4), type="SPEND-TRANSFER")
+    overpayment = replace(txn(5), type="RECEIVE-OVERPAYMENT")
     rows = [
         keep,
         replace(txn(2), is_reconciled=True),
         replace(txn(3), status="VOIDED"),
-        replace(txn(4), type="SPEND-TRANSFER"),
+        transfer,
+        overpayment,
+        replace(txn(6), type="RECEIVE-TRANSFER"),
     ]
     content = summarise(rows, tenant_id="t", org_name="O", local_date=date(2026, 1, 1))
-    assert content.count == 1 and content.oldest == (keep,)
+    assert content.count == 4 and content.oldest[:3] == (keep, transfer, overpayment)
+    (account,) = content.accounts
+    assert dict(account.kinds) == {"spent": 1, "transfer": 2, "overpayment": 1}
+    assert sum(n for _, n in account.kinds) == account.count
+
+
+def test_a_digest_posted_before_kinds_were_counted_still_redraws():
+    """Messages posted by the previous version keep their snapshot (v1: spend/receive counts)."""
+    import json
+    from decimal import Decimal
+
+    from bot.services.digest.content import from_snapshot
+
+    v1 = {
+        "v": 1,
+        "tenant_id": "t",
+        "org_name": "O",
+        "local_date": "2026-11-30",
+        "accounts": [["a", "Business Bank Account", "090", "NZD", 5, 3, 2, "-12.50", "2026-10-01"]],
+        "oldest": [],
+        "count": 5,
+        "complete": True,
+    }
+    (account,) = from_snapshot(json.dumps(v1)).accounts
+    assert account.count == 5 and account.kinds == (("spent", 3), ("received", 2))
+    assert account.total == Decimal("-12.50")

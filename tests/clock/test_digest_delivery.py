@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -103,7 +104,10 @@ def test_three_organisations_ten_subscriptions_get_the_right_numbers(world):
             assert tx.money(total, currency) in line
             assert f"oldest {tx.day(oldest)}" in line
         edits = [EditRef.decode(b["value"]) for b in buttons(message, ACTION_EDIT)]
-        assert [e.txn_id for e in edits] == expected.oldest_ids
+        assert [e.txn_id for e in edits] == expected.editable_ids
+        # Transfers and overpayments are counted, and named by kind beside spent and received.
+        transfers = sum(n for t, n in expected.kinds.items() if t.endswith("-TRANSFER"))
+        assert sum(int(n) for n in re.findall(r"(\d+) transfers?\b", body)) == transfers
         assert {e.tenant_id for e in edits} == {org["tenant_id"]}
         assert "Bank-feed statement lines" in message.blocks[-1]["elements"][0]["text"]
     # One fetch per organisation, however many channels subscribe to it.
@@ -185,7 +189,7 @@ def test_skip_when_clear_posts_nothing_on_a_clear_day_and_others_get_an_all_clea
     loud = subscribe(world, "U0BOB", "C02", org)
     for txn_id in world.xero.transaction_ids(org):
         t = world.xero.get_transaction(org, txn_id)
-        if t["Type"] in ("SPEND", "RECEIVE") and t["Status"] == "AUTHORISED" and not t["IsReconciled"]:
+        if t["Status"] == "AUTHORISED" and not t["IsReconciled"]:
             world.xero.modify_transaction(org, txn_id, IsReconciled=True)
     report = world.clock.tick(at(world.tomorrow(AKL), 9, 0, AKL))
     assert report.outcomes == {quiet.id: ledger.STATUS_SKIPPED, loud.id: ledger.STATUS_SENT}

@@ -9,7 +9,7 @@ against the wall clock.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -43,6 +43,8 @@ class Expected:
     count: int
     by_account: dict[str, tuple[int, Decimal, date]]  # account name → (count, signed total, oldest)
     oldest_ids: list[str]
+    editable_ids: list[str]  # of those shown, the ones Xero lets us edit (spend/receive money)
+    kinds: dict[str, int]  # e.g. {"SPEND": 16, "RECEIVE-TRANSFER": 2}
 
 
 @dataclass
@@ -109,7 +111,7 @@ class ClockWorld:
         rows = []
         for txn_id in self.xero.transaction_ids(tenant_id):
             t = self.xero.get_transaction(tenant_id, txn_id)
-            if t["Type"] in ("SPEND", "RECEIVE") and t["Status"] == "AUTHORISED" and not t["IsReconciled"]:
+            if t["Status"] == "AUTHORISED" and not t["IsReconciled"]:  # every type counts
                 rows.append(t)
         rows.sort(key=lambda t: (t["DateString"][:10], t["BankTransactionID"]))
         acc: dict[str, list[Any]] = defaultdict(lambda: [0, Decimal(0), None])
@@ -117,13 +119,15 @@ class ClockWorld:
             entry = acc[t["BankAccount"]["Name"]]
             amount = Decimal(str(t["Total"]))
             entry[0] += 1
-            entry[1] += -amount if t["Type"] == "SPEND" else amount
+            entry[1] += -amount if t["Type"].startswith("SPEND") else amount
             day = date.fromisoformat(t["DateString"][:10])
             entry[2] = day if entry[2] is None else min(entry[2], day)
         return Expected(
             count=len(rows),
             by_account={name: (v[0], v[1], v[2]) for name, v in acc.items()},
             oldest_ids=[t["BankTransactionID"] for t in rows[:items]],
+            editable_ids=[t["BankTransactionID"] for t in rows[:items] if t["Type"] in ("SPEND", "RECEIVE")],
+            kinds=dict(Counter(t["Type"] for t in rows)),
         )
 
     def channel_posts(self, channel_id: str) -> list[Any]:

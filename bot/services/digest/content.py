@@ -1,9 +1,11 @@
 """What a digest says, and the one Xero read it needs — pure apart from :func:`fetch_unreconciled`.
 
-:func:`summarise` turns Xero's unreconciled spend/receive transactions into per-account counts,
-totals and oldest dates plus the oldest items; the Slack layer renders the result. The figures
-are honest about what the API can see: transactions not yet reconciled in Xero, never bank-feed
-statement lines (apps cannot read those).
+:func:`summarise` turns Xero's unreconciled bank transactions into per-account counts (by kind),
+totals and oldest dates plus the oldest items; the Slack layer renders the result. One definition
+of "unreconciled item" holds everywhere — every bank-transaction type Xero lists (spend and receive
+money, transfers, overpayments, prepayments) that is live and not reconciled — so the digest's
+count is what its "Show all" lists. The figures are honest about what the API can see: never
+bank-feed statement lines (apps cannot read those).
 """
 
 from __future__ import annotations
@@ -26,23 +28,49 @@ if TYPE_CHECKING:
 DEFAULT_ITEMS = 10  # oldest items shown with Edit buttons
 MAX_PAGES = 5  # 5 × 1,000 unreconciled items: beyond that the totals say "at least"
 PAGE_SIZE = 1000
-UNRECONCILED = TransactionFilter(types=("SPEND", "RECEIVE"), status="AUTHORISED", is_reconciled=False)
+UNRECONCILED = TransactionFilter(status="AUTHORISED", is_reconciled=False)  # every type
+
+# How a digest names each kind of item, in the order it lists them: both directions of a
+# transfer (or overpayment, prepayment) are one kind to a bookkeeper working down the list.
+KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("spent", ("SPEND",)),
+    ("received", ("RECEIVE",)),
+    ("transfer", ("SPEND-TRANSFER", "RECEIVE-TRANSFER")),
+    ("overpayment", ("SPEND-OVERPAYMENT", "RECEIVE-OVERPAYMENT")),
+    ("prepayment", ("SPEND-PREPAYMENT", "RECEIVE-PREPAYMENT")),
+)
+_KIND_OF = {t: kind for kind, types in KINDS for t in types}
+
+
+def kind_of(txn_type: str) -> str:
+    """The digest's kind of a Xero type; a type Xero adds later is counted, as "other"."""
+    return _KIND_OF.get(txn_type, "other")
+
+
+def is_unreconciled_item(txn: BankTransaction | DigestItem) -> bool:
+    """The one definition: live (authorised) and not reconciled, whatever its type."""
+    return txn.status == "AUTHORISED" and not txn.is_reconciled
+
+
 ORDER = "Date ASC, BankTransactionID ASC"  # oldest first; the id makes paging stable
 
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """One bank account's unreconciled items. ``total`` is signed: spend negative."""
+    """One bank account's unreconciled items. ``total`` is signed: money out negative.
+    ``kinds`` counts them by :data:`KINDS` (in that order, kinds with none left out)."""
 
     account_id: str | None
     name: str
     code: str | None
     currency: str | None
     count: int
-    spend_count: int
-    receive_count: int
+    kinds: tuple[tuple[str, int], ...]
     total: Decimal
     oldest: date
+
+    def kind_count(self, kind: str) -> int:
+        return dict(self.kinds).get(kind, 0)
 
 
 @dataclass(frozen=True)
@@ -163,7 +191,7 @@ class DigestContent:
         return replace(self, fixes=dict(fixes))
 
 
-SNAPSHOT_VERSION = 1
+SNAPSHOT_VERSION = 2  # 1 counted spend and receive only; still read
 
 
 def to_snapshot(content: DigestContent) -> str:
@@ -200,8 +228,7 @@ def to_snapshot(content: DigestContent) -> str:
                     a.code,
                     a.currency,
                     a.count,
-                    a.spend_count,
-                    a.receive_count,
+                    [list(k) for k in a.kinds],
                     str(a.total),
                     a.oldest.isoformat(),
                 ]
@@ -219,8 +246,9 @@ def to_snapshot(content: DigestContent) -> str:
 
 def from_snapshot(raw: str) -> DigestContent:
     data = json.loads(raw)
-    if data.get("v") != SNAPSHOT_VERSION:
-        raise ValueError(f"unknown digest snapshot version {data.get('v')!r}")
+    version = data.get("v")
+    if version not in (1, SNAPSHOT_VERSION):
+        raise ValueError(f"unknown digest snapshot version {version!r}")
 
     def item(d: dict[str, Any]) -> DigestItem:
         account_id, code, name = d["account"]
@@ -243,16 +271,29 @@ def from_snapshot(raw: str) -> DigestContent:
         tenant_id=data["tenant_id"],
         org_name=data["org_name"],
         local_date=date.fromisoformat(data["local_date"]),
-        accounts=tuple(
-            AccountSummary(a[0], a[1], a[2], a[3], a[4], a[5], a[6], Decimal(a[7]), date.fromisoformat(a[8]))
-            for a in data["accounts"]
-        ),
+        accounts=tuple(_account_from_snapshot(a, version) for a in data["accounts"]),
         oldest=tuple(item(d) for d in data["oldest"]),
         count=int(data["count"]),
         complete=bool(data["complete"]),
         short_code=data.get("short_code"),
         zone=data.get("zone"),
     )
+
+
+def _account_from_snapshot(a: list[Any], version: int) -> AccountSummary:
+    if version == 1:  # [id, name, code, currency, count, spend, receive, total, oldest]
+        kinds = tuple((k, n) for k, n in (("spent", a[5]), ("received", a[6])) if n)
+        return AccountSummary(a[0], a[1], a[2], a[3], a[4], kinds, Decimal(a[7]), date.fromisoformat(a[8]))
+    kinds = tuple((str(k), int(n)) for k, n in a[5])
+    return AccountSummary(a[0], a[1], a[2], a[3], a[4], kinds, Decimal(a[6]), date.fromisoformat(a[7]))
+
+
+def count_kinds(types: Iterable[str]) -> tuple[tuple[str, int], ...]:
+    counted: dict[str, int] = defaultdict(int)
+    for t in types:
+        counted[kind_of(t)] += 1
+    order = [kind for kind, _ in KINDS] + ["other"]
+    return tuple((kind, counted[kind]) for kind in order if counted.get(kind))
 
 
 def summarise(
@@ -264,14 +305,12 @@ def summarise(
     complete: bool = True,
     max_items: int = DEFAULT_ITEMS,
 ) -> DigestContent:
-    """Group unreconciled transactions by bank account; keep the ``max_items`` oldest.
+    """Group unreconciled items by bank account; keep the ``max_items`` oldest.
 
-    Anything that is not authorised, unreconciled spend/receive money is ignored, so the
+    Anything that is not an unreconciled item (:func:`is_unreconciled_item`) is ignored, so the
     figures mean what the message says even if Xero's filter were looser than asked.
     """
-    rows = [
-        t for t in txns if t.type in ("SPEND", "RECEIVE") and t.status == "AUTHORISED" and not t.is_reconciled
-    ]
+    rows = [t for t in txns if is_unreconciled_item(t)]
     rows.sort(key=lambda t: (t.date, t.bank_transaction_id))
     groups: dict[str, list[BankTransaction]] = {}
     for t in rows:
@@ -284,8 +323,7 @@ def summarise(
             code=items[0].bank_account.code,
             currency=items[0].currency_code,
             count=len(items),
-            spend_count=sum(1 for t in items if t.is_spend),
-            receive_count=sum(1 for t in items if not t.is_spend),
+            kinds=count_kinds(t.type for t in items),
             total=sum((t.signed_total for t in items), Decimal(0)),
             oldest=items[0].date,
         )
@@ -334,7 +372,7 @@ class Fetched:
 
 
 def fetch_unreconciled(xero: XeroClient, auth: TokenSource, *, max_pages: int = MAX_PAGES) -> Fetched:
-    """Every unreconciled spend/receive transaction, oldest first: one call per 1,000 items."""
+    """Every unreconciled item, oldest first: one call per 1,000 items."""
     found: list[BankTransaction] = []
     calls = 0
     for page_no in range(1, max_pages + 1):

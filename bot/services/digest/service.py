@@ -283,6 +283,7 @@ class DigestService:
         tenant = self._tenant(team_id, user_id, org)
         zone_name, _ = self._org_timezone(team_id, user_id, tenant)
         source = self.services.tokens.source(team_id, user_id, tenant.tenant_id)
+        self.sweep_mirror(tenant.tenant_id)
         fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
         content = summarise(
             fetched.transactions,
@@ -293,6 +294,20 @@ class DigestService:
             max_items=self.max_items,
         )
         return content.with_facts(short_code=self._short_code(source), zone=zone_name)
+
+    def sweep_mirror(self, tenant_id: str) -> None:
+        """Correct the mirror's reconciled flags just before a digest is built from it.
+
+        Xero need not date a reconciliation, so only a sweep sees it. Its trouble (Xero down,
+        the day's share spent) is recorded on the mirror's state and does not stop the digest:
+        the digest's own read of Xero then says what is wrong.
+        """
+        sync = getattr(self.services, "sync", None)
+        if sync is None:
+            return
+        outcome = sync.sweep(tenant_id)
+        if outcome.error:
+            log.info("sweep before the digest of %s: %s", tenant_id, outcome.error)
 
     def _short_code(self, source: object) -> str | None:
         """The organisation's ShortCode for deep links: stored once per organisation, read from
@@ -488,6 +503,8 @@ class DigestService:
                 self._dead(item, access.grant_id, now, poster, report)
             else:
                 live.append((item, access))
+        if live:
+            self.sweep_mirror(tenant_id)
         while live:
             item, access = live[0]
             source = self.services.tokens.source_for_grant(access.grant_id, tenant_id)

@@ -1,0 +1,231 @@
+"""Search over the mirror: every filter in SQL, a page of rows and the total count.
+
+Text is matched as substrings of ``search_text``, which holds the contact, the reference and
+each line description folded for matching, one per line (see :mod:`storage.mirror`). Callers
+pass terms folded the same way, so an exact substring test here means what the bot's own
+matching means: case- and accent-insensitive, a term found within one field. (Folded terms hold
+no newline, so a term can never match across two fields.)
+
+The trigram index (FTS5 on SQLite, ``pg_trgm`` GIN on PostgreSQL) only narrows the candidates:
+every term is also tested exactly (``instr`` / ``LIKE`` with its wildcards escaped), so what the
+index's own folding or tokenising might let through never reaches the answer. Trigrams need
+three characters; a shorter term is tested exactly without the index — correct, only slower.
+Without ``pg_trgm`` (a role that may not create extensions) the same ``LIKE`` runs unindexed.
+
+User text reaches the database only as bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import ColumnElement, Connection, column, func, select, table, text
+from sqlalchemy.sql.expression import literal
+
+from storage.db import Database
+from storage.mirror import MirrorRow, row_view
+from storage.models import MirrorSyncState, MirrorTransaction
+
+FTS_TABLE = "mirror_search_fts"
+PG_INDEX = "ix_mirror_search_trgm"
+TRIGRAM = 3  # shortest term a trigram index can look up
+_FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+_T = MirrorTransaction
+
+
+@dataclass(frozen=True)
+class MirrorFilter:
+    """What to find. Text fields must be folded already (``bot.services.textmatch.normalise``);
+    ``None``/empty means "no constraint". Money in ten-thousandths."""
+
+    terms: tuple[str, ...] = ()  # each must appear in the contact, reference or a line description
+    contact: str | None = None  # substring of the folded contact name
+    reference: str | None = None  # substring of the folded reference
+    bank_account_id: str | None = None
+    types: tuple[str, ...] = ()
+    reconciled: bool | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    min_total_e4: int | None = None  # on the total without its sign
+    max_total_e4: int | None = None
+    total_e4: int | None = None  # exactly this total, whatever the sign
+    signed_e4: int | None = None  # exactly this, money out negative
+
+
+@dataclass(frozen=True)
+class MirrorPage:
+    rows: tuple[MirrorRow, ...]
+    total: int  # every match, not only this page's
+
+
+@dataclass(frozen=True)
+class MirrorAccount:
+    """A bank account as the mirror knows it: from the transactions in it."""
+
+    account_id: str
+    code: str | None
+    name: str
+
+
+def search_mirror(
+    db: Database, tenant_id: str, wanted: MirrorFilter, *, offset: int = 0, limit: int = 10
+) -> MirrorPage:
+    """One page of matches, newest first (then by BankTransactionID, descending), and the count.
+
+    Both statements run in one transaction so the count and the page agree.
+    """
+    if offset < 0 or limit < 0:
+        raise ValueError("offset and limit must not be negative")
+    where = _where(db, tenant_id, wanted)
+    page = (
+        select(_T)
+        .where(*where)
+        .order_by(_T.date.desc(), _T.bank_transaction_id.desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    count = select(func.count()).select_from(_T).where(*where)
+    with db.session() as session:
+        if not db.is_sqlite:
+            session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        total = int(session.scalar(count) or 0)
+        rows = tuple(row_view(r) for r in session.scalars(page)) if offset < total and limit else ()
+    return MirrorPage(rows, total)
+
+
+def mirror_bank_accounts(db: Database, tenant_id: str) -> list[MirrorAccount]:
+    """The bank accounts the organisation's mirrored transactions are in (for ``account:``)."""
+    query = (
+        select(_T.bank_account_id, _T.bank_account_code, _T.bank_account_name)
+        .where(_T.tenant_id == tenant_id)
+        .group_by(_T.bank_account_id, _T.bank_account_code, _T.bank_account_name)
+        .order_by(_T.bank_account_name, _T.bank_account_id)
+    )
+    with db.session() as session:
+        found: dict[str, MirrorAccount] = {}
+        for account_id, code, name in session.execute(query):
+            found.setdefault(account_id, MirrorAccount(account_id, code, name or ""))
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class MirrorProgress:
+    """What the sync state says of a mirror, as far as search needs it."""
+
+    complete: bool
+    in_step_at: datetime | None  # the newest moment the mirror was known in step with Xero
+    rows: int
+    expected: int | None
+    last_error: str | None
+
+
+def mirror_progress(db: Database, tenant_id: str) -> MirrorProgress | None:
+    with db.session() as session:
+        state = session.get(MirrorSyncState, tenant_id)
+        if state is None:
+            return None
+        moments = [m for m in (state.first_sync_completed_at, state.last_delta_at, state.last_full_at) if m]
+        return MirrorProgress(
+            complete=state.first_sync_completed_at is not None,
+            in_step_at=max(moments) if moments else None,
+            rows=state.row_count,
+            expected=state.first_sync_expected,
+            last_error=state.last_error,
+        )
+
+
+def text_index(connection: Connection) -> str | None:
+    """Which trigram index serves text search here, or None (search still works, unindexed)."""
+    if connection.dialect.name == "sqlite":
+        found = connection.execute(
+            text("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n"), {"n": FTS_TABLE}
+        ).first()
+        return "FTS5 trigram" if found else None
+    if connection.dialect.name == "postgresql":
+        found = connection.execute(
+            text("SELECT 1 FROM pg_indexes WHERE tablename = 'mirror_transactions' AND indexname = :n"),
+            {"n": PG_INDEX},
+        ).first()
+        return "pg_trgm GIN" if found else None
+    return None
+
+
+# ---------------------------------------------------------------------- building the WHERE
+
+
+def _where(db: Database, tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
+    clauses: list[ColumnElement[bool]] = [_T.tenant_id == tenant_id]
+    if f.bank_account_id is not None:
+        clauses.append(_T.bank_account_id == f.bank_account_id)
+    if f.types:
+        clauses.append(_T.type.in_(list(f.types)))
+    if f.reconciled is not None:
+        clauses.append(_T.is_reconciled.is_(f.reconciled))
+    if f.date_from is not None:
+        clauses.append(_T.date >= f.date_from)
+    if f.date_to is not None:
+        clauses.append(_T.date <= f.date_to)
+    if f.min_total_e4 is not None:
+        clauses.append(_T.total_e4 >= f.min_total_e4)
+    if f.max_total_e4 is not None:
+        clauses.append(_T.total_e4 <= f.max_total_e4)
+    if f.total_e4 is not None:
+        clauses.append(_T.total_e4 == f.total_e4)
+    if f.signed_e4 is not None:
+        clauses.append(_T.signed_e4 == f.signed_e4)
+
+    terms = [t for t in f.terms if t]
+    contact = f.contact or None
+    reference = f.reference or None
+    if db.is_sqlite:
+        indexed = [t for t in (*terms, contact, reference) if t and len(t) >= TRIGRAM]
+        if indexed:
+            match = " AND ".join(_phrase(t) for t in dict.fromkeys(indexed))
+            clauses.append(_T.id.in_(select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(match))))
+        clauses.extend(func.instr(_T.search_text, t) > 0 for t in terms)
+        if contact:
+            clauses.append(func.instr(_sqlite_line(1), contact) > 0)
+        if reference:
+            clauses.append(func.instr(_sqlite_line(2), reference) > 0)
+    else:
+        # LIKE over the whole text is what the GIN index serves; the field's own test follows.
+        clauses.extend(_like(_T.search_text, t) for t in (*terms, contact, reference) if t)
+        if contact:
+            clauses.append(_like(func.split_part(_T.search_text, "\n", 1), contact))
+        if reference:
+            clauses.append(_like(func.split_part(_T.search_text, "\n", 2), reference))
+    return clauses
+
+
+def _phrase(term: str) -> str:
+    """An FTS5 phrase: the whole term as one string (a substring search under trigrams)."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _like(expression, term: str) -> ColumnElement[bool]:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return expression.like(literal(f"%{escaped}%"), escape="\\")
+
+
+def _sqlite_line(number: int) -> ColumnElement[str]:
+    """Line 1 (contact) or 2 (reference) of ``search_text``; SQLite has no split function."""
+    newline = func.char(10)
+    first_break = func.instr(_T.search_text + newline, newline)
+    if number == 1:
+        return func.substr(_T.search_text, 1, first_break - 1)
+    rest = func.substr(_T.search_text + newline, first_break + 1)
+    return func.substr(rest, 1, func.instr(rest, newline) - 1)
+
+
+__all__ = [
+    "FTS_TABLE",
+    "MirrorAccount",
+    "MirrorFilter",
+    "MirrorPage",
+    "MirrorProgress",
+    "mirror_progress",
+    "mirror_bank_accounts",
+    "search_mirror",
+    "text_index",
+]
