@@ -25,6 +25,8 @@ from bot.config import (
     NEEDS_SOCKET,
     NEEDS_XERO,
     SLACK_SIGNIN_CALLBACK_PATH,
+    STANDARD_DAILY_LIMIT,
+    STARTER_DAILY_LIMIT,
     XERO_CALLBACK_PATH,
     Settings,
     environment,
@@ -36,8 +38,6 @@ if TYPE_CHECKING:
     from storage.inspection import KeySource, Snapshot
 
 OK, FAIL, WARN, INFO = "ok  ", "FAIL", "warn", "info"
-STARTER_DAILY_LIMIT = 1000  # Xero's Starter tier, where every new Xero app begins
-STANDARD_DAILY_LIMIT = 5000  # Xero's per-organisation daily limit on the larger tiers
 TIMEOUT = (3.05, 5)
 
 
@@ -79,6 +79,8 @@ def run_checks(
         report.line(FAIL, f"settings: {problem}")
     if not problems:
         report.line(OK, "settings: all present and well-formed")
+    for line in settings.deprecations:
+        report.line(WARN, f"settings: {line}")
     unusable = {problem.split(" ", 1)[0] for problem in problems}
 
     check_slack_mode(report, settings, socket=socket, flag=socket_mode, unusable=unusable)

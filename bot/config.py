@@ -58,6 +58,19 @@ class Secret:
         return hash(self._value)
 
 
+# Xero's smallest developer tier, where every new app starts: 1,000 calls per organisation per
+# day (5 connections). The standard tier allows 5,000.
+STARTER_DAILY_LIMIT = 1000
+STANDARD_DAILY_LIMIT = 5000
+
+DEPRECATED = {
+    "RECON_XERO_PROCESSES": (
+        "RECON_XERO_PROCESSES is no longer used and can be removed: every process now shares one "
+        "Xero budget through the database"
+    ),
+}
+
+
 class SettingsError(Exception):
     """Every problem found, one human line each."""
 
@@ -82,8 +95,8 @@ class Settings:
     database_url: str = "sqlite:///recon.db"
     encryption_keys: Secret = field(default_factory=lambda: Secret(""))
     port: int = 3000
-    xero_daily_limit: int = 5000
-    xero_processes: int = 1
+    xero_daily_limit: int = STARTER_DAILY_LIMIT
+    deprecations: tuple[str, ...] = ()  # settings still accepted but no longer used: one line each
     slack_client_id: str = ""
     slack_client_secret: Secret = field(default_factory=lambda: Secret(""))
     slack_oidc_authorize_url: str = SLACK_OIDC_AUTHORIZE_URL
@@ -294,8 +307,10 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
             return int(default)
         return int(text)
 
-    daily_limit = whole("XERO_DAILY_LIMIT", "5000", 50, 1_000_000, "calls per organisation per day")
-    processes = whole("RECON_XERO_PROCESSES", "1", 1, 60, "processes sharing Xero's limits")
+    daily_limit = whole(
+        "XERO_DAILY_LIMIT", str(STARTER_DAILY_LIMIT), 50, 1_000_000, "calls per organisation per day"
+    )
+    deprecations = tuple(line for name, line in DEPRECATED.items() if get(name))
     mirror_interval = whole("RECON_MIRROR_INTERVAL", "300", 30, 86_400, "seconds between syncs")
     mirror_max_age = whole("RECON_MIRROR_MAX_AGE", "60", 0, 86_400, "seconds a search trusts the mirror")
     share_text = get("RECON_MIRROR_DAILY_SHARE", "0.5")
@@ -326,7 +341,7 @@ def _build(env: Mapping[str, str], needs: set[str], problems: list[str]) -> Sett
         encryption_keys=Secret(keys),
         port=port,
         xero_daily_limit=daily_limit,
-        xero_processes=processes,
+        deprecations=deprecations,
         slack_client_id=slack_client_id,
         slack_client_secret=Secret(slack_client_secret),
         slack_oidc_authorize_url=urls["SLACK_OIDC_AUTHORIZE_URL"],

@@ -350,6 +350,18 @@ def claim_run(
         return None
 
 
+def runs_in_trouble(db: Database) -> list[Run]:
+    """Runs whose last attempt did not post: waiting for a retry, given up, or maybe posted."""
+    with db.session() as session:
+        rows = session.scalars(
+            select(DigestRun).where(
+                DigestRun.status.in_((STATUS_FAILED, STATUS_UNKNOWN))
+                | DigestRun.status.startswith(_RETRY_PREFIX)
+            )
+        ).all()
+        return [_run(r) for r in rows]
+
+
 def retry_due(run: Run, now: datetime) -> bool:
     """Whether a run may be taken over as its next attempt (pure; the claim itself re-checks)."""
     attempt = run.attempt

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -373,3 +374,34 @@ class Organisation(Base):
     timezone: Mapped[str | None] = mapped_column(String(64), nullable=True)  # IANA
     base_currency: Mapped[str | None] = mapped_column(String(8), nullable=True)
     fetched_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class XeroBudgetTenant(Base):
+    """One organisation's share of Xero's limits as every process sees it (``storage.budget``).
+
+    ``minute`` holds, as JSON, when each call of the rolling minute frees its slot; ``in_flight``
+    the calls still running, each with a lease that expires so a process that dies mid-call
+    never keeps its slot. The day's count runs from ``day_started`` (epoch seconds, like every
+    time here: the limiter follows the bot's clock). The row with ``tenant_id`` ``*`` holds the
+    app-wide block after a 429 that named the app's own limit.
+    """
+
+    __tablename__ = "xero_budget_tenants"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[str] = mapped_column(Text, default="[]")
+    in_flight: Mapped[str] = mapped_column(Text, default="{}")
+    day_started: Mapped[float] = mapped_column(Float, default=0.0)
+    day_used: Mapped[int] = mapped_column(Integer, default=0)
+    day_background: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[float] = mapped_column(Float, default=0.0)
+    blocked_problem: Mapped[str] = mapped_column(String(40), default="minute")
+
+
+class XeroBudgetAppBucket(Base):
+    """Calls to any organisation in one short slice of time, for Xero's app-wide minute limit."""
+
+    __tablename__ = "xero_budget_app"
+
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    calls: Mapped[int] = mapped_column(Integer, default=0)

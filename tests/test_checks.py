@@ -248,7 +248,9 @@ def test_the_daily_limit_in_force_and_how_to_raise_it(tmp_path):
     url = upgraded_sqlite(tmp_path / "recon.db")
     _, lines = check(good_env(url))
     default = next(line for line in lines if line.startswith("[info] xero: daily limit"))
-    assert "(the default)" in default and "XERO_DAILY_LIMIT=" in default and "Starter" in default
+    # A new install starts at Xero's smallest tier and is told how to go past it.
+    assert default.startswith("[info] xero: daily limit 1000 calls per organisation (the default)")
+    assert "Starter tier" in default and "XERO_DAILY_LIMIT=<your tier's daily limit> (e.g. 5000)" in default
     _, lines = check(good_env(url, XERO_DAILY_LIMIT="5000"))
     chosen = next(line for line in lines if line.startswith("[info] xero: daily limit"))
     assert chosen.startswith("[info] xero: daily limit 5000 calls per organisation (XERO_DAILY_LIMIT)")
@@ -256,6 +258,16 @@ def test_the_daily_limit_in_force_and_how_to_raise_it(tmp_path):
     _, lines = check(good_env(url, XERO_DAILY_LIMIT="1000"))
     starter = next(line for line in lines if line.startswith("[info] xero: daily limit"))
     assert "Starter tier" in starter and "XERO_DAILY_LIMIT=<your tier's daily limit>" in starter
+
+
+def test_the_old_process_count_is_accepted_with_one_deprecation_line(tmp_path):
+    url = upgraded_sqlite(tmp_path / "recon.db")
+    status, lines = check(good_env(url, RECON_XERO_PROCESSES="3"))
+    assert status == 0
+    said = [line for line in lines if "RECON_XERO_PROCESSES" in line]
+    assert len(said) == 1 and said[0].startswith("[warn] settings: RECON_XERO_PROCESSES is no longer used")
+    _, lines = check(good_env(url))
+    assert not any("RECON_XERO_PROCESSES" in line for line in lines)
 
 
 # --------------------------------------------------------------------------- platforms that wipe the disk

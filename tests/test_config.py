@@ -169,18 +169,18 @@ def test_demo_and_sandbox_take_their_own_options():
         assert f"usage: recon-bot {command[0]}" in proc.stdout
 
 
-def test_xero_budget_settings_split_the_limits_between_processes():
-    from bot.xero.throttle import shared_throttle
-
-    s = load({**GOOD, "XERO_DAILY_LIMIT": "1000", "RECON_XERO_PROCESSES": "3"})
-    assert (s.xero_daily_limit, s.xero_processes) == (1000, 3)
-    share = shared_throttle(daily=s.xero_daily_limit, processes=s.xero_processes)
-    assert (share.per_minute, share.concurrent, share.daily) == (20, 1, 333)
-    whole = shared_throttle()
-    assert (whole.per_minute, whole.concurrent, whole.daily) == (60, 5, 5000)
+def test_xero_budget_settings():
+    # New Xero apps start on the smallest tier: the default keeps a new install inside it.
+    assert load(GOOD).xero_daily_limit == 1000
+    s = load({**GOOD, "XERO_DAILY_LIMIT": "5000", "RECON_XERO_PROCESSES": "3"})
+    assert s.xero_daily_limit == 5000
+    # The old per-process split is accepted (a deployment keeps starting) and only noted.
+    assert len(s.deprecations) == 1 and s.deprecations[0].startswith("RECON_XERO_PROCESSES is no longer used")
+    assert not hasattr(s, "xero_processes")
+    assert load(GOOD).deprecations == ()
     with pytest.raises(SettingsError) as err:
         load({**GOOD, "XERO_DAILY_LIMIT": "lots", "RECON_XERO_PROCESSES": "0"})
-    assert [p.split(" ")[0] for p in err.value.problems] == ["XERO_DAILY_LIMIT", "RECON_XERO_PROCESSES"]
+    assert [p.split(" ")[0] for p in err.value.problems] == ["XERO_DAILY_LIMIT"]
 
 
 @pytest.mark.parametrize(

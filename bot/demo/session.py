@@ -102,6 +102,7 @@ class Session:
         self._held: dict[Any, Any] | None = None  # channel posts kept back during a time jump
         self._held_logs: list[str] | None = None
         self._baseline: tuple[int, int, int, int] = (0, 0, 0, 0)
+        self._digest_baseline: set[tuple[int, str, Any]] = set()
         self._quiet: tuple[tuple[int, ...], float] = ((), 0.0)  # activity when last settled, and since when
         self.log_handler = _LogFeed(self._feed)
         world.slack.subscribe(self._on_slack_event)
@@ -159,6 +160,7 @@ class Session:
                 len(slack.response_url_posts),
                 len(slack.warnings),
             )
+            self._digest_baseline = self._digest_troubles()
 
     def _end(self, line: str, name: str, *, quit: bool = False) -> StepResult:
         with self._lock:
@@ -181,6 +183,29 @@ class Session:
             )
             self._error(f"timed out after {self.settle_timeout:.0f} s waiting for Recon to answer")
         self._check_slack_records()
+        self._check_digests()
+
+    def _digest_troubles(self) -> set[tuple[int, str, Any]]:
+        from storage.digests import runs_in_trouble
+
+        services = self.world.services
+        if services is None:
+            return set()
+        return {(r.id, r.status, r.finished_at) for r in runs_in_trouble(services.db)}
+
+    def _check_digests(self) -> None:
+        """A digest that could not be posted during the step (even one the clock will retry)
+        fails the step: otherwise a script would sail past it, as only its owner's DM and
+        ``/recon digest status`` show it."""
+        from storage.digests import runs_in_trouble
+
+        services = self.world.services
+        if services is None:
+            return
+        for run in runs_in_trouble(services.db):
+            if (run.id, run.status, run.finished_at) not in self._digest_baseline:
+                why = (run.detail or run.status).strip()
+                self._report(f"the digest for {run.local_date:%a %d %b %Y} was not posted: {why}")
 
     def settle(self, timeout: float | None = None) -> bool:
         """Print what arrives until Recon is done: pool empty, quiet for a moment, nothing ⏳ left."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,10 +18,13 @@ from bot.services.tokens import TokenService
 from bot.signin import SlackSignIn
 from bot.xero.client import XeroClient
 from bot.xero.oauth import XeroOAuth
-from bot.xero.throttle import Throttle, shared_throttle
+from bot.xero.throttle import Throttle, clock_of
 from storage import migrate, open_database
+from storage.budget import BackgroundShare, DatabaseBudget, Limits
 from storage.db import Database
 from storage.models import utcnow
+
+log = logging.getLogger(__name__)
 
 # Slow work (anything that calls Xero) runs here, never on Bolt's listener pool, so acks are never
 # queued behind it. Xero allows 5 calls in flight per organisation; 32 threads serve several
@@ -48,6 +52,9 @@ class Services:
         self.executor.shutdown(wait=False, cancel_futures=True)
         if self.sync is not None:
             self.sync.close()
+        closing = getattr(self.xero.throttle.budget, "close", None)
+        if closing is not None:
+            closing()
         self.db.dispose()
 
 
@@ -61,6 +68,8 @@ def build_services(
     xero_timeout: tuple[float, float] = (3.05, 15.0),
     throttle: Throttle | None = None,
 ) -> Services:
+    for line in settings.deprecations:
+        log.warning("settings: %s", line)
     db = db or open_database(settings.database_url, settings.encryption_keys.reveal())
     if migrate_schema:
         migrate.upgrade(db.engine)
@@ -76,7 +85,16 @@ def build_services(
         now=now,
     )
     if throttle is None:
-        throttle = shared_throttle(daily=settings.xero_daily_limit, processes=settings.xero_processes)
+        # One budget in the database every process shares (web workers, the clock, other
+        # hosts), on the bot's clock so the limits move with it.
+        # Background work (the mirror's sync) keeps out of the last part of each minute and
+        # stops at its share of the day, so a person's search or edit always finds room.
+        budget = DatabaseBudget(
+            db,
+            Limits(daily=settings.xero_daily_limit),
+            BackgroundShare(day_share=settings.mirror_daily_share),
+        )
+        throttle = Throttle(budget, clock=clock_of(now))
     xero = XeroClient(settings.xero_api_url, timeout=xero_timeout, throttle=throttle)
     holder: dict[str, ConnectService] = {}
     tokens = TokenService(db, oauth.refresh, lambda team, user: holder["c"].consent_url(team, user), now=now)

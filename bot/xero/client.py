@@ -2,7 +2,8 @@
 
 The client is stateless about users: every call gets a ``TokenSource`` that knows the tenant and
 hands out a valid access token (the token service does single-flight refresh behind it). One
-client and one ``Throttle`` serve the whole process.
+client and one ``Throttle`` serve the whole process (and the throttle's budget, kept in the
+database, every process); ``client.background()`` is the same client in the background lane.
 
 Behaviour worth knowing:
 
@@ -19,6 +20,7 @@ Behaviour worth knowing:
 
 from __future__ import annotations
 
+import copy
 import logging
 import re
 import threading
@@ -52,7 +54,7 @@ from bot.xero.models import (
     TrackingCategory,
     update_payload,
 )
-from bot.xero.throttle import Throttle, default_throttle
+from bot.xero.throttle import BACKGROUND, FOREGROUND, Throttle, default_throttle
 from bot.xero.where import BANK_ACCOUNTS_WHERE, build_where
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,7 @@ class XeroClient:
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 5.0,
+        lane: str = FOREGROUND,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.session = session or default_session()
@@ -105,18 +108,22 @@ class XeroClient:
         self.backoff = backoff
         self.sleep = sleep
         self.max_wait = max_wait
+        self.lane = lane
         self._count_lock = threading.Lock()
         self.calls = 0
         self.calls_by_tenant: Counter[str] = Counter()
 
-    def background(self) -> XeroClient:
-        """The client for work nobody is waiting on (the mirror's sync).
-
-        For now the same client: the shared limiter's background lane (a capped share of each
-        organisation's minute and day, so users are never starved) plugs in here, and callers
-        already ask for it by this name.
+    def background(self, *, max_wait: float | None = None) -> XeroClient:
+        """This client for work nobody is waiting on (the mirror's sync): same session, same
+        throttle, but its calls are in the background lane, which never takes the last slots of
+        an organisation's minute, the last call in flight or more than its share of the day, so
+        a person's search or edit always finds room. ``max_wait`` defaults to this client's.
         """
-        return self
+        other = copy.copy(self)
+        other.lane = BACKGROUND
+        if max_wait is not None:
+            other.max_wait = max_wait
+        return other
 
     # ------------------------------------------------------------------ bank transactions
 
@@ -318,7 +325,7 @@ class XeroClient:
     ) -> requests.Response | _Attempt:
         """One HTTP request under a throttle permit; transport failures come back as ``_Attempt``."""
         url = f"{self.api_url}{ACCOUNTING_PATH}{path}"
-        with self.throttle.acquire(tenant, self.max_wait):
+        with self.throttle.acquire(tenant, self.max_wait, self.lane):
             with self._count_lock:
                 self.calls += 1
                 self.calls_by_tenant[tenant] += 1

@@ -1,60 +1,68 @@
 """Per-organisation rate limiting so Xero never has to say 429.
 
-Xero's limits are per tenant (organisation): 60 calls per minute, 5 in flight, a daily budget
-(5,000, or 1,000 on the smallest plan), plus an app-wide minute limit. This limiter keeps each
-process under them, listens to the ``X-*-Remaining`` headers when Xero knows better (other
-processes share the same budget), and honours ``Retry-After`` after a 429.
+Xero's limits are per tenant (organisation) across every process of the app: 60 calls per
+minute, 5 in flight, a daily budget (1,000 on the smallest tier, 5,000 on the standard one),
+plus an app-wide minute limit. The count itself lives in a budget (``storage.budget``): in the
+database every process shares, so web workers, the clock and other hosts spend from one
+budget, or in memory for a process on its own. This module is the part each caller sees: how
+long to wait, when to give up, and what Xero's headers say.
 
 It never makes a caller hang: ``acquire`` waits at most ``max_wait`` seconds and otherwise raises
 ``RateLimited`` with how long the wait would be, so the user can be told to come back instead.
-Clock and sleep are injectable so tests drive time by hand.
+Time comes from the injected clock (the bot's ``now``), so limits move with the demo's jumps
+and tests drive time by hand; ``max_wait`` is counted in the waiting actually done.
+
+Within a process, threads asking for the same organisation take turns at the budget, and a
+refusal ("full until 12:00:41") is remembered until then, so a crowd of waiting threads costs
+the database one question per freed slot, not one per thread.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from bot.xero.errors import RateLimited
+from storage.budget import (
+    BACKGROUND,
+    FOREGROUND,
+    LANES,
+    BackgroundShare,
+    Budget,
+    Granted,
+    Limits,
+    LocalBudget,
+    Observed,
+    Refused,
+)
+
+log = logging.getLogger(__name__)
 
 DAY_SECONDS = 86_400.0
-_MIN_WAIT = 0.001  # a full window always means "wait", however the floats round
+CONCURRENT_POLL = 0.05  # another process may finish a call at any moment: look again this often
 
-
-@dataclass
-class _Stamp:
-    """When a call counted against the minute window; ``None`` while it is still in flight."""
-
-    t: float | None = None
-
-
-@dataclass
-class _TenantState:
-    minute: list[_Stamp] = field(default_factory=list)
-    day: deque[float] = field(default_factory=deque)
-    in_flight: int = 0
-    blocked_until: float = 0.0
-    blocked_problem: str = "minute"
+__all__ = ["BACKGROUND", "FOREGROUND", "Permit", "RateLimited", "Throttle", "default_throttle"]
 
 
 class Permit:
     """One granted call; release it when the response (or failure) is in. Idempotent."""
 
-    def __init__(self, throttle: Throttle, tenant_id: str, stamp: _Stamp, acquired_at: float) -> None:
+    def __init__(self, throttle: Throttle, granted: Granted) -> None:
         self._throttle = throttle
-        self.tenant_id = tenant_id
-        self._stamp = stamp
-        self.acquired_at = acquired_at
+        self._granted = granted
+        self.tenant_id = granted.tenant_id
+        self.lane = granted.lane
+        self.acquired_at = granted.at
         self._released = False
 
     def release(self) -> None:
         if not self._released:
             self._released = True
-            self._throttle._release(self.tenant_id, self._stamp)
+            self._throttle._release(self._granted)
 
     def __enter__(self) -> Permit:
         return self
@@ -63,177 +71,238 @@ class Permit:
         self.release()
 
 
+@dataclass
+class _Hint:
+    """What this process last learnt about a tenant's lane: no slot before ``until``."""
+
+    until: float
+    problem: str
+    real_until: float | None = None  # concurrency: another process may free a slot; ask again soon
+
+    def holds(self, now: float) -> bool:
+        if self.real_until is not None and time.monotonic() >= self.real_until:
+            return False
+        return self.until > now
+
+
+class _TenantGate:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # one thread at a time asks the budget for this tenant
+        self.hints: dict[str, _Hint] = {}
+
+
 class Throttle:
-    """Thread-safe limiter shared by every ``XeroClient`` in the process."""
+    """Thread-safe limiter; every ``XeroClient`` of a process shares one (and, through a
+    database budget, every process shares the counts)."""
 
     def __init__(
         self,
+        budget: Budget | None = None,
         *,
         per_minute: int = 60,
         concurrent: int = 5,
         daily: int = 5000,
         window: float = 60.0,
-        clock: Callable[[], float] = time.monotonic,
+        app_per_minute: int = 10_000,
+        background: BackgroundShare | None = None,
+        clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        poll: float = CONCURRENT_POLL,
     ) -> None:
-        if per_minute < 1 or concurrent < 1 or daily < 1:
-            raise ValueError("limits must be positive")
-        self.per_minute = per_minute
-        self.concurrent = concurrent
-        self.daily = daily
-        self.window = window
+        if budget is None:
+            budget = LocalBudget(
+                Limits(
+                    per_minute=per_minute,
+                    concurrent=concurrent,
+                    daily=daily,
+                    window=window,
+                    app_per_minute=app_per_minute,
+                ),
+                background,
+            )
+        self.budget = budget
         self._clock = clock
         self._sleep = sleep
+        self._poll = poll
         self._cond = threading.Condition()
-        self._tenants: dict[str, _TenantState] = {}
-        self._app_blocked_until = 0.0
-        self._app_problem = "appminute"
+        self._gates: dict[str, _TenantGate] = {}
+        self._pending: dict[str, Observed] = {}
+        # (operation, seconds, granted) for each trip to the budget: how bench/ measures the cost.
+        self.stats: Callable[[str, float, bool], None] | None = None
+
+    @property
+    def limits(self) -> Limits:
+        return self.budget.limits
+
+    @property
+    def per_minute(self) -> int:
+        return self.limits.per_minute
+
+    @property
+    def concurrent(self) -> int:
+        return self.limits.concurrent
+
+    @property
+    def daily(self) -> int:
+        return self.limits.daily
 
     # ------------------------------------------------------------------ public
 
-    def acquire(self, tenant_id: str, max_wait: float) -> Permit:
+    def acquire(self, tenant_id: str, max_wait: float, lane: str = FOREGROUND) -> Permit:
         """Wait (at most ``max_wait`` s) for a slot, or raise ``RateLimited`` right away.
 
         Time-based waits (minute window, Retry-After, day budget) are known in advance, so a
-        wait longer than ``max_wait`` fails fast instead of sleeping first.
+        wait longer than what is left of ``max_wait`` fails fast instead of sleeping first.
         """
-        deadline = self._clock() + max(0.0, max_wait)
+        if lane not in LANES:
+            raise ValueError(f"lane must be one of {', '.join(LANES)}")
+        budget_left = max(0.0, max_wait)
+        gate = self._gate(tenant_id)
         while True:
-            with self._cond:
-                now = self._clock()
-                state = self._state(tenant_id)
-                self._expire(state, now)
-                wait, problem = self._time_wait(state, now)
-                if wait <= 0:
-                    if state.in_flight < self.concurrent:
-                        return self._grant(tenant_id, state, now)
-                    remaining = deadline - now
-                    # Slots free up when another call finishes: wait for that signal, not a timer.
-                    if remaining <= 0 or not self._cond.wait(timeout=remaining):
-                        raise RateLimited(1, "concurrent")
-                    continue
-                if now + wait > deadline:
-                    raise RateLimited(math.ceil(wait), problem)
-            self._sleep(wait)
+            outcome = self._ask(gate, tenant_id, lane)
+            if isinstance(outcome, Granted):
+                return Permit(self, outcome)
+            if outcome.problem == "concurrent":
+                if budget_left <= 0:
+                    raise RateLimited(1, "concurrent")
+                budget_left -= self._wait_for_a_release(min(budget_left, self._poll, outcome.wait))
+                continue
+            if outcome.wait > budget_left:
+                raise RateLimited(math.ceil(outcome.wait), outcome.problem)
+            self._sleep(outcome.wait)
+            budget_left -= outcome.wait
 
     def observe(self, tenant_id: str, headers: Mapping[str, str]) -> None:
-        """Take Xero's own count into account: it sees every process, we only see ours."""
-        minute_left = _int_header(headers, "X-MinLimit-Remaining")
-        day_left = _int_header(headers, "X-DayLimit-Remaining")
-        app_left = _int_header(headers, "X-AppMinLimit-Remaining")
+        """Take Xero's own count into account: it sees every caller, we only see ours.
+
+        Written down with the call's release (the client observes just before it releases), so
+        listening costs no transaction of its own.
+        """
+        seen = Observed(
+            _int_header(headers, "X-MinLimit-Remaining"),
+            _int_header(headers, "X-DayLimit-Remaining"),
+            _int_header(headers, "X-AppMinLimit-Remaining"),
+        )
+        if seen == Observed():
+            return
+        if seen.app_left is not None and seen.app_left <= 0:
+            self.block(None, self.limits.window, "appminute")  # everyone waits: tell them now
         with self._cond:
-            now = self._clock()
-            state = self._state(tenant_id)
-            self._expire(state, now)
-            if minute_left is not None:
-                ours = self.per_minute - len(state.minute)
-                state.minute.extend(_Stamp(now) for _ in range(max(0, ours - max(0, minute_left))))
-            if day_left is not None:
-                ours = self.daily - len(state.day)
-                state.day.extend(now for _ in range(max(0, ours - max(0, day_left))))
-            if app_left is not None and app_left <= 0:
-                self._app_blocked_until = max(self._app_blocked_until, now + self.window)
-                self._app_problem = "appminute"
+            before = self._pending.get(tenant_id)
+            self._pending[tenant_id] = before.merge(seen) if before else seen
 
     def block(self, tenant_id: str | None, retry_after: float, problem: str = "minute") -> None:
-        """Honour a 429: nobody in this process calls that tenant (or, app-wide, anyone) until then."""
+        """Honour a 429: nobody calls that tenant (or, app-wide, anyone) until then."""
         problem = (problem or "minute").lower()
+        until = self._clock() + max(0.0, retry_after)
+        self.budget.block(tenant_id, until, problem)
         with self._cond:
-            until = self._clock() + max(0.0, retry_after)
-            if tenant_id is None or problem.startswith("app"):
-                if until > self._app_blocked_until:
-                    self._app_blocked_until, self._app_problem = until, problem
-                return
-            state = self._state(tenant_id)
-            if until > state.blocked_until:
-                state.blocked_until, state.blocked_problem = until, problem
+            everyone = tenant_id is None or problem.startswith("app")
+            for tenant, gate in self._gates.items():
+                if everyone or tenant == tenant_id:
+                    gate.hints.clear()
 
     def in_flight(self, tenant_id: str) -> int:
-        with self._cond:
-            return self._state(tenant_id).in_flight
+        return self.budget.usage(tenant_id, self._clock()).in_flight
 
     def used_today(self, tenant_id: str) -> int:
-        """Calls counted against the rolling day budget (ours plus what Xero reported)."""
-        with self._cond:
-            state = self._state(tenant_id)
-            self._expire(state, self._clock())
-            return len(state.day)
+        """Calls counted against the day's budget (ours, every process's, and what Xero reported)."""
+        self._flush(tenant_id)
+        return self.budget.usage(tenant_id, self._clock()).day_used
 
     # ------------------------------------------------------------------ internals
 
-    def _state(self, tenant_id: str) -> _TenantState:
-        state = self._tenants.get(tenant_id)
-        if state is None:
-            state = self._tenants[tenant_id] = _TenantState()
-        return state
-
-    def _expire(self, state: _TenantState, now: float) -> None:
-        # Same arithmetic as the waits in _time_wait (t + window vs now), so float rounding can
-        # never make a slot look both expired and not expired.
-        state.minute = [s for s in state.minute if s.t is None or s.t + self.window > now]
-        while state.day and state.day[0] + DAY_SECONDS <= now:
-            state.day.popleft()
-
-    def _time_wait(self, state: _TenantState, now: float) -> tuple[float, str]:
-        waits: list[tuple[float, str]] = [
-            (state.blocked_until - now, state.blocked_problem),
-            (self._app_blocked_until - now, self._app_problem),
-        ]
-        if len(state.day) >= self.daily:
-            free_at = state.day[len(state.day) - self.daily] + DAY_SECONDS
-            waits.append((max(free_at - now, _MIN_WAIT), "day"))
-        if len(state.minute) >= self.per_minute:
-            done = sorted(s.t for s in state.minute if s.t is not None)
-            excess = len(state.minute) - self.per_minute
-            # All slots held by calls still in flight: the next one frees within a window.
-            free_at = done[excess] + self.window if excess < len(done) else now + self.window
-            waits.append((max(free_at - now, _MIN_WAIT), "minute"))
-        return max(waits)
-
-    def _grant(self, tenant_id: str, state: _TenantState, now: float) -> Permit:
-        stamp = _Stamp()
-        state.minute.append(stamp)
-        state.day.append(now)
-        state.in_flight += 1
-        return Permit(self, tenant_id, stamp, now)
-
-    def _release(self, tenant_id: str, stamp: _Stamp) -> None:
+    def _gate(self, tenant_id: str) -> _TenantGate:
         with self._cond:
-            # Count the call from when it finished: Xero saw it at some point before that, so
-            # the window we keep is never shorter than Xero's.
-            stamp.t = self._clock()
-            state = self._state(tenant_id)
-            state.in_flight = max(0, state.in_flight - 1)
+            gate = self._gates.get(tenant_id)
+            if gate is None:
+                gate = self._gates[tenant_id] = _TenantGate()
+            return gate
+
+    def _ask(self, gate: _TenantGate, tenant_id: str, lane: str) -> Granted | Refused:
+        with gate.lock:
+            now = self._clock()
+            for known in (lane, FOREGROUND) if lane == BACKGROUND else (lane,):
+                hint = gate.hints.get(known)
+                if hint is not None and hint.holds(now):
+                    return Refused(hint.problem, max(hint.until - now, 0.001))
+            seen = self._take_pending(tenant_id)
+            started = time.perf_counter()
+            try:
+                outcome = self.budget.try_acquire(tenant_id, lane, now, seen)
+            except BaseException:
+                self._put_back(tenant_id, seen)
+                raise
+            self._stat("acquire", time.perf_counter() - started, isinstance(outcome, Granted))
+            if isinstance(outcome, Refused):
+                if outcome.problem == "concurrent":
+                    step = min(outcome.wait, self._poll)
+                    gate.hints[lane] = _Hint(now + step, outcome.problem, time.monotonic() + step)
+                else:
+                    gate.hints[lane] = _Hint(now + outcome.wait, outcome.problem)
+            else:
+                gate.hints.pop(lane, None)
+            return outcome
+
+    def _wait_for_a_release(self, timeout: float) -> float:
+        """Sleep until a call of this process finishes or ``timeout`` passes; real seconds waited."""
+        started = time.monotonic()
+        with self._cond:
+            self._cond.wait(timeout=max(0.0, timeout))
+        return time.monotonic() - started
+
+    def _release(self, granted: Granted) -> None:
+        seen = self._take_pending(granted.tenant_id)
+        started = time.perf_counter()
+        try:
+            self.budget.release(granted, self._clock(), seen)
+        except Exception:  # noqa: BLE001 - the call itself is done; its lease frees the slot
+            # The user's call already succeeded or failed on its own: failing it now over
+            # bookkeeping would be worse. The lease runs out and frees the slot by itself.
+            log.warning(
+                "xero budget: could not release a call to tenant=%s; its lease will expire", granted.tenant_id
+            )
+        self._stat("release", time.perf_counter() - started, True)
+        with self._cond:
+            gate = self._gates.get(granted.tenant_id)
+            if gate is not None:
+                for lane, hint in list(gate.hints.items()):
+                    if hint.problem == "concurrent":
+                        del gate.hints[lane]
             self._cond.notify_all()
+
+    def _take_pending(self, tenant_id: str) -> Observed | None:
+        with self._cond:
+            return self._pending.pop(tenant_id, None)
+
+    def _put_back(self, tenant_id: str, seen: Observed | None) -> None:
+        if seen is not None:
+            with self._cond:
+                before = self._pending.get(tenant_id)
+                self._pending[tenant_id] = before.merge(seen) if before else seen
+
+    def _flush(self, tenant_id: str) -> None:
+        seen = self._take_pending(tenant_id)
+        if seen is not None:
+            self.budget.observe(tenant_id, seen, self._clock())
+
+    def _stat(self, operation: str, seconds: float, granted: bool) -> None:
+        if self.stats is not None:
+            self.stats(operation, seconds, granted)
+
+
+def clock_of(now: Callable[[], object]) -> Callable[[], float]:
+    """The throttle's clock from the bot's ``now`` (an aware datetime): POSIX seconds."""
+    return lambda: now().timestamp()  # type: ignore[attr-defined]
 
 
 _default: Throttle | None = None
 _default_lock = threading.Lock()
 
 
-XERO_PER_MINUTE = 60
-XERO_CONCURRENT = 5
-
-
-def shared_throttle(*, daily: int = 5000, processes: int = 1) -> Throttle:
-    """This process's equal share of each organisation's limits, when ``processes`` call Xero.
-
-    Xero counts calls per organisation across every process of the app; the throttle lives in
-    one process. Giving each process ``1/processes`` of the minute, concurrency and daily budgets
-    keeps the sum inside Xero's limits without cross-process coordination (at the cost of some
-    idle headroom when one process is busy and the others are not). Never less than one.
-    """
-    n = max(1, processes)
-    return Throttle(
-        per_minute=max(1, XERO_PER_MINUTE // n),
-        concurrent=max(1, XERO_CONCURRENT // n),
-        daily=max(1, daily // n),
-    )
-
-
 def default_throttle() -> Throttle:
-    """The process-wide limiter: every client in a process must share one, or each would think
-    it has Xero's whole budget to itself."""
+    """The process-wide limiter for clients built without one: every client in a process must
+    share one, or each would think it has Xero's whole budget to itself."""
     global _default
     with _default_lock:
         if _default is None:

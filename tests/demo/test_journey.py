@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -146,6 +147,27 @@ def test_a_web_api_call_slack_refuses_fails_the_step(tmp_path: Path) -> None:
         result = session.run_line("press 1")
     assert not result.ok
     assert any("chat.postMessage with error 'channel_not_found'" in e for e in result.errors), result.errors
+
+
+def test_a_digest_that_cannot_be_posted_fails_the_step(tmp_path: Path) -> None:
+    # Only the owner's DM and `/recon digest status` would show it otherwise; a script that
+    # moves time on must stop there, as the journey's `time +70d` would have.
+    from bot.demo.session import Session
+    from bot.demo.transcript import Transcript
+    from bot.demo.view import Style
+    from bot.demo.world import DemoOptions, DemoWorld
+
+    out = io.StringIO()
+    options = DemoOptions(transactions=50, start_at=datetime.fromisoformat(walkthrough.START_AT))
+    with DemoWorld(options) as world:
+        session = Session(world, Transcript(out, Style(), 100))
+        for line in ("/recon connect", "press 1", "/recon use harbour", "/recon digest on"):
+            assert session.run_line(line).ok, line
+        assert session.run_line("time +25h").ok  # a day's digest, posted
+        world.xero.faults.fail_next(200, status=503)  # Xero is down for the next day's
+        result = session.run_line("time +1d")
+    assert not result.ok
+    assert any("was not posted" in e for e in result.errors), result.errors
 
 
 def test_unreadable_script_file_is_a_usage_error(tmp_path: Path) -> None:

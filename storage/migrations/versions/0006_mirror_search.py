@@ -1,7 +1,7 @@
 """mirror search: a trigram index over the mirror's folded text, on each dialect
 
 Revision ID: mirror_search
-Revises: grant_refresh_lease
+Revises: xero_budget
 Create Date: 2026-12-10 09:00:00
 
 SQLite: an FTS5 table with the trigram tokenizer, its content the ``search_text`` column of
