@@ -69,22 +69,28 @@ class MirrorAccount:
 
 
 def search_mirror(
-    db: Database, tenant_id: str, wanted: MirrorFilter, *, offset: int = 0, limit: int = 10
+    db: Database,
+    tenant_id: str,
+    wanted: MirrorFilter,
+    *,
+    offset: int = 0,
+    limit: int = 10,
+    oldest_first: bool = False,
 ) -> MirrorPage:
-    """One page of matches, newest first (then by BankTransactionID, descending), and the count.
+    """One page of matches, newest first (then by BankTransactionID, descending) — or oldest
+    first, ascending, as the digest lists them — and the count.
 
     Both statements run in one transaction so the count and the page agree.
     """
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must not be negative")
     where = _where(db, tenant_id, wanted)
-    page = (
-        select(_T)
-        .where(*where)
-        .order_by(_T.date.desc(), _T.bank_transaction_id.desc())
-        .offset(offset)
-        .limit(limit)
+    order = (
+        (_T.date.asc(), _T.bank_transaction_id.asc())
+        if oldest_first
+        else (_T.date.desc(), _T.bank_transaction_id.desc())
     )
+    page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
     count = select(func.count()).select_from(_T).where(*where)
     with db.session() as session:
         if not db.is_sqlite:
@@ -92,6 +98,18 @@ def search_mirror(
         total = int(session.scalar(count) or 0)
         rows = tuple(row_view(r) for r in session.scalars(page)) if offset < total and limit else ()
     return MirrorPage(rows, total)
+
+
+def unreconciled_rows(db: Database, tenant_id: str) -> tuple[MirrorRow, ...]:
+    """Every unreconciled item of an organisation, oldest first (then by BankTransactionID): what
+    a digest counts and lists. The mirror holds only live transactions, whatever their type."""
+    query = (
+        select(_T)
+        .where(_T.tenant_id == tenant_id, _T.is_reconciled.is_(False))
+        .order_by(_T.date.asc(), _T.bank_transaction_id.asc())
+    )
+    with db.session() as session:
+        return tuple(row_view(r) for r in session.scalars(query))
 
 
 def mirror_bank_accounts(db: Database, tenant_id: str) -> list[MirrorAccount]:

@@ -32,7 +32,7 @@ DEFAULT_WINDOW_DAYS = 90
 # opens and any closes: macOS "smart quotes" sometimes type ” at both ends. Single quotes are not
 # quotes here — they are apostrophes in names like O'Brien / O’Brien.
 _QUOTES = frozenset('"“”„‟＂')
-_KEYS = ("from", "to", "contact", "ref", "account", "type", "status", "min", "max", "org")
+_KEYS = ("from", "to", "contact", "ref", "account", "type", "status", "min", "max", "org", "sort")
 _KEY_RE = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 # ASCII digits only: `\d` would also accept Arabic-Indic and other Unicode digits.
 _ISO_DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})", re.ASCII)
@@ -53,6 +53,7 @@ _SLACK_ENTITY_RE = re.compile(r"&(amp|lt|gt);")
 _SLACK_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _TYPES: dict[str, TransactionType] = {"spend": "SPEND", "receive": "RECEIVE"}
 _STATUSES: dict[str, bool | None] = {"unreconciled": False, "reconciled": True, "any": None}
+_SORTS = {"newest": False, "oldest": True}  # value: oldest first
 
 SYNTAX_HELP = """\
 *Search syntax* — combine any of these, in any order:
@@ -70,6 +71,7 @@ SYNTAX_HELP = """\
 • `57.33` or `$1,234.56` — exactly this amount, spent or received; `-57.33` only money out, \
 `+57.33` only money in; digits alone (`4471`) are text
 • `org:"Kestrel Design"` — which connected organisation (default: your default one)
+• `sort:oldest` — oldest first, as the digest lists them (default: `sort:newest`)
 Example: `/recon search zephyr from:180d`"""
 
 
@@ -107,6 +109,7 @@ class SearchQuery:
     amount: Decimal | None = None  # a bare amount: exactly this total
     amount_signed: bool = False  # …and its sign counts (negative: money out)
     readings: tuple[str, ...] = ()  # how ambiguous input was read, for the header
+    oldest_first: bool = False  # `sort:oldest`: the digest's own order
 
     @property
     def needs_bot_side(self) -> bool:
@@ -284,6 +287,15 @@ def parse_query(text: str, *, today: date, date_order: DateOrder | None = None) 
             )
         reconciled = _STATUSES[status]
 
+    oldest_first = False
+    if "sort" in values:
+        sort = _SORTS.get(values["sort"].lower())
+        if sort is None:
+            raise QueryError(
+                seen["sort"], f"I couldn't read `{_esc(seen['sort'])}` — use `sort:oldest` or `sort:newest`."
+            )
+        oldest_first = sort
+
     return SearchQuery(
         text_terms=tuple(terms),
         contact=values.get("contact"),
@@ -300,6 +312,7 @@ def parse_query(text: str, *, today: date, date_order: DateOrder | None = None) 
         amount=amount,
         amount_signed=signed,
         readings=tuple(readings),
+        oldest_first=oldest_first,
     )
 
 
@@ -325,6 +338,7 @@ _EXAMPLES = {
     "account": '`account:"Business Bank"`',
     "type": "`type:spend` or `type:receive`",
     "status": "`status:unreconciled`",
+    "sort": "`sort:oldest`",
     "min": "`min:100`",
     "max": "`max:250.50`",
     "org": '`org:"Kestrel Design"`',

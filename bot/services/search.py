@@ -44,6 +44,9 @@ SCAN_PAGE_SIZE = 1000
 MAX_SCAN_PAGES = 10  # 10,000 rows per text search at most; past that, ask for a narrower query
 ACCOUNT_CACHE_SECONDS = 300
 MIRROR_MAX_AGE = 60.0  # seconds; RECON_MIRROR_MAX_AGE
+# The id makes the order total, so pages never overlap; the mirror orders the same way.
+NEWEST_FIRST = "Date DESC, BankTransactionID DESC"
+OLDEST_FIRST = "Date ASC, BankTransactionID ASC"
 FRESH_WAIT = 2.0  # how long a search waits for a delta before answering from the mirror
 
 
@@ -161,7 +164,14 @@ class SearchService:
                 query.account, mirror_bank_accounts(self._db, org.tenant_id)
             ).account_id
         wanted = mirror_filter(query, bank_account_id=account_id)
-        found = search_mirror(self._db, org.tenant_id, wanted, offset=(page - 1) * PAGE_ROWS, limit=PAGE_ROWS)
+        found = search_mirror(
+            self._db,
+            org.tenant_id,
+            wanted,
+            offset=(page - 1) * PAGE_ROWS,
+            limit=PAGE_ROWS,
+            oldest_first=query.oldest_first,
+        )
         has_next = page * PAGE_ROWS < found.total
         return SearchResult(
             query=query,
@@ -188,8 +198,11 @@ class SearchService:
         needs_text = query.needs_bot_side
 
         truncated = False
+        order = OLDEST_FIRST if query.oldest_first else NEWEST_FIRST
         if not needs_text:
-            result = self._xero.list_bank_transactions(source, txn_filter, page=page, page_size=PAGE_ROWS)
+            result = self._xero.list_bank_transactions(
+                source, txn_filter, page=page, page_size=PAGE_ROWS, order=order
+            )
             calls += 1
             rows = result.transactions
             has_next = bool(result.has_more) if result.has_more is not None else len(rows) >= PAGE_ROWS
@@ -198,7 +211,7 @@ class SearchService:
             found: list[BankTransaction] = []
             for xero_page in range(1, MAX_SCAN_PAGES + 1):
                 result = self._xero.list_bank_transactions(
-                    source, txn_filter, page=xero_page, page_size=SCAN_PAGE_SIZE
+                    source, txn_filter, page=xero_page, page_size=SCAN_PAGE_SIZE, order=order
                 )
                 calls += 1
                 found.extend(t for t in result.transactions if matches(query, t))

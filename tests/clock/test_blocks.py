@@ -138,7 +138,9 @@ def test_edit_buttons_are_the_search_results_own_and_show_all_runs_a_valid_searc
     oldest = [a.oldest for a in c.accounts] + [c.oldest_date]
     assert [parse_query(b["value"], today=TODAY).date_from for b in shows] == oldest
     assert all(parse_query(b["value"], today=TODAY).reconciled is False for b in shows)
-    assert search_query(c, c.accounts[0]).startswith("status:unreconciled account:09")
+    # In the digest's own order, so its first row is the digest's first item.
+    assert all(parse_query(b["value"], today=TODAY).oldest_first for b in shows)
+    assert search_query(c, c.accounts[0]).startswith("status:unreconciled sort:oldest account:09")
 
 
 def test_nothing_unreconciled_is_a_short_all_clear():

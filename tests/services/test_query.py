@@ -383,3 +383,12 @@ def test_hostile_text_never_reaches_where(hostile: str) -> None:
     q = parse(hostile)
     where = build_where(q.to_filter()) or ""
     assert where == 'Status=="AUTHORISED" AND Date>=DateTime(2024,03,02)'
+
+
+def test_sort_oldest_is_the_digests_order_and_anything_else_is_refused():
+    today = date(2026, 11, 30)
+    assert parse_query("sort:oldest", today=today).oldest_first is True
+    assert parse_query("sort:Newest", today=today).oldest_first is False
+    assert parse_query("coffee", today=today).oldest_first is False
+    with pytest.raises(QueryError, match="sort:oldest"):
+        parse_query("sort:biggest", today=today)

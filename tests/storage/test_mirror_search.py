@@ -13,7 +13,13 @@ from bot.services.mirror_rows import row_from_transaction
 from bot.services.textmatch import normalise
 from bot.xero.models import AccountRef, BankTransaction, ContactRef, LineItem
 from storage.mirror import remove_rows, upsert_rows
-from storage.mirror_search import MirrorFilter, mirror_bank_accounts, search_mirror, text_index
+from storage.mirror_search import (
+    MirrorFilter,
+    mirror_bank_accounts,
+    search_mirror,
+    text_index,
+    unreconciled_rows,
+)
 
 T = "tenant-1"
 BANK = AccountRef("acc-1", "090", "Business Bank Account")
@@ -245,3 +251,29 @@ def test_rows_come_back_whole(filled):
             _txn(5, type="RECEIVE", bank_account=CARD, line_items=(_line("Refund for Crème brûlée"),))
         )
     )
+
+
+def test_oldest_first_is_the_exact_reverse_and_pages_without_overlap(db):
+    _fill(db, [_txn(n) for n in range(45)])
+    newest = _ids(search_mirror(db, T, MirrorFilter(), limit=100))
+    pages = [
+        _ids(search_mirror(db, T, MirrorFilter(), offset=o, limit=10, oldest_first=True))
+        for o in (0, 10, 20, 30, 40)
+    ]
+    assert [i for page in pages for i in page] == newest[::-1]
+
+
+def test_unreconciled_rows_are_every_type_oldest_first_and_nothing_else(db):
+    _fill(
+        db,
+        [
+            _txn(1, is_reconciled=False),
+            _txn(2, is_reconciled=True),
+            _txn(3, is_reconciled=False, type="SPEND-TRANSFER"),
+            _txn(5, is_reconciled=False, type="RECEIVE-OVERPAYMENT"),
+        ],
+    )
+    _fill(db, [_txn(7, is_reconciled=False)], tenant="tenant-2")
+    rows = unreconciled_rows(db, T)
+    assert [r.bank_transaction_id for r in rows] == ["b-0005", "b-0003", "b-0001"]  # oldest first
+    assert {r.type for r in rows} == {"SPEND", "SPEND-TRANSFER", "RECEIVE-OVERPAYMENT"}

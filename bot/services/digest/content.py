@@ -342,13 +342,14 @@ def summarise(
 
 
 def search_query(content: DigestContent, account: AccountSummary | None = None) -> str:
-    """The ``/recon search`` text that lists what a digest (or one account of it) counted.
+    """The ``/recon search`` text that lists what a digest (or one account of it) counted, in
+    the digest's own order (``sort:oldest``), so its first row is the digest's first item.
 
     Built only from values Xero gave us; quotes inside names are dropped so the query parses.
     ``from:`` reaches back to the oldest item (searches default to 90 days).
     """
     oldest = account.oldest if account else content.oldest_date
-    parts = ["status:unreconciled"]
+    parts = ["status:unreconciled", "sort:oldest"]
     if account is not None:
         if account.code and re.fullmatch(r"[A-Za-z0-9_.-]{1,20}", account.code):
             parts.append(f"account:{account.code}")

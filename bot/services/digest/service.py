@@ -22,6 +22,7 @@ from bot.services.digest.content import (
     DEFAULT_ITEMS,
     MAX_PAGES,
     DigestContent,
+    Fetched,
     Fix,
     fetch_unreconciled,
     from_snapshot,
@@ -37,11 +38,13 @@ from bot.services.digest.schedule import (
     subscription_next_run,
 )
 from bot.services.errors import NotConnected, ServiceError
+from bot.services.mirror_rows import transaction_from_row
 from bot.xero.errors import XeroError, XeroForbidden
 from storage import digests as ledger
 from storage import grants, organisations
 from storage.digests import Claim, Run, Subscription
 from storage.grants import GrantView, TenantView
+from storage.mirror_search import unreconciled_rows
 from storage.models import GRANT_NEEDS_RECONNECT
 
 if TYPE_CHECKING:
@@ -283,8 +286,9 @@ class DigestService:
         tenant = self._tenant(team_id, user_id, org)
         zone_name, _ = self._org_timezone(team_id, user_id, tenant)
         source = self.services.tokens.source(team_id, user_id, tenant.tenant_id)
-        self.sweep_mirror(tenant.tenant_id)
-        fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
+        fetched = self._from_mirror(tenant.tenant_id, self.sweep_mirror(tenant.tenant_id))
+        if fetched is None:
+            fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
         content = summarise(
             fetched.transactions,
             tenant_id=tenant.tenant_id,
@@ -295,19 +299,30 @@ class DigestService:
         )
         return content.with_facts(short_code=self._short_code(source), zone=zone_name)
 
-    def sweep_mirror(self, tenant_id: str) -> None:
-        """Correct the mirror's reconciled flags just before a digest is built from it.
+    def sweep_mirror(self, tenant_id: str) -> int | None:
+        """Correct the mirror's reconciled flags just before a digest is built from it; the Xero
+        calls that took when the mirror can now be trusted, ``None`` when it cannot.
 
         Xero need not date a reconciliation, so only a sweep sees it. Its trouble (Xero down,
-        the day's share spent) is recorded on the mirror's state and does not stop the digest:
-        the digest's own read of Xero then says what is wrong.
+        the day's share spent, another process's sync outlasting the wait) is recorded on the
+        mirror's state and does not stop the digest: it is then read from Xero as before, and
+        that read says what is wrong.
         """
         sync = getattr(self.services, "sync", None)
         if sync is None:
-            return
+            return None
         outcome = sync.sweep(tenant_id)
         if outcome.error:
             log.info("sweep before the digest of %s: %s", tenant_id, outcome.error)
+        return outcome.calls if "sweep" in outcome.did and not outcome.error else None
+
+    def _from_mirror(self, tenant_id: str, swept_calls: int | None) -> Fetched | None:
+        """Every unreconciled item from the mirror, just swept: exact however many there are
+        (no "at least"), in the digest's order, with no Xero call beyond the sweep's."""
+        if swept_calls is None:
+            return None
+        rows = unreconciled_rows(self.db, tenant_id)
+        return Fetched(tuple(transaction_from_row(row) for row in rows), True, swept_calls)
 
     def _short_code(self, source: object) -> str | None:
         """The organisation's ShortCode for deep links: stored once per organisation, read from
@@ -503,13 +518,12 @@ class DigestService:
                 self._dead(item, access.grant_id, now, poster, report)
             else:
                 live.append((item, access))
-        if live:
-            self.sweep_mirror(tenant_id)
+        mirrored = self._from_mirror(tenant_id, self.sweep_mirror(tenant_id)) if live else None
         while live:
             item, access = live[0]
             source = self.services.tokens.source_for_grant(access.grant_id, tenant_id)
             try:
-                fetched = fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
+                fetched = mirrored or fetch_unreconciled(self.services.xero, source, max_pages=self.max_pages)
             except NotConnected as exc:
                 # This owner's connection died under us; the next owner may still read it.
                 self._dead(item, access.grant_id if exc.reconnect else None, now, poster, report)
