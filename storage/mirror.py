@@ -51,7 +51,7 @@ class MirrorRow:
     search_text: str  # folded contact, reference and line descriptions, one per line
 
 
-_COLUMNS = (*MirrorRow.__dataclass_fields__, "tenant_id", "mirrored_at")
+_COLUMNS = (*MirrorRow.__dataclass_fields__, "tenant_id", "mirrored_at", "search_grams")
 
 
 def upsert_rows(

@@ -20,18 +20,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, column, func, select, table, text
-from sqlalchemy.sql.expression import literal
+from sqlalchemy import ColumnElement, Connection, column, func, literal_column, select, table, text
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import TableClause, literal
 
 from storage.db import Database
 from storage.mirror import MirrorRow, row_view
 from storage.models import MirrorSyncState, MirrorTransaction
+from storage.search_grams import gram_token, has_token
 
 FTS_TABLE = "mirror_search_fts"
+GRAMS_TABLE = "mirror_search_grams"
+KEYS_INDEX = "ix_mirror_keys"
 PG_INDEX = "ix_mirror_search_trgm"
 TRIGRAM = 3  # shortest term a trigram index can look up
 _FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+_GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
+_SIMPLE = literal_column("'simple'::regconfig")
 _T = MirrorTransaction
+_PG_GRAMS = func.to_tsvector(_SIMPLE, _T.search_grams)  # as the GIN index is built
+
+
+class _IndexedBy(TableClause):
+    """A table named in FROM with SQLite's ``INDEXED BY``: the planner would otherwise look each
+    text match up by rowid in the wide table, where the narrow index answers the same."""
+
+    inherit_cache = True
+
+    def __init__(self, name: str, index: str, *columns) -> None:
+        super().__init__(name, *columns)
+        self.index = index
+
+
+@compiles(_IndexedBy)
+def _compile_indexed_by(element: _IndexedBy, compiler, asfrom: bool = False, **kw) -> str:
+    sql = compiler.visit_table(element, asfrom=asfrom, **kw)
+    return f"{sql} INDEXED BY {element.index}" if asfrom else sql
+
+
+# The wide table seen through the keys index; a column outside it (account, text) still works,
+# read from the row.
+_K = _IndexedBy(_T.__tablename__, KEYS_INDEX, *(column(c.name, c.type) for c in _T.__table__.c))
 
 
 @dataclass(frozen=True)
@@ -80,23 +109,49 @@ def search_mirror(
     """One page of matches, newest first (then by BankTransactionID, descending) — or oldest
     first, ascending, as the digest lists them — and the count.
 
-    Both statements run in one transaction so the count and the page agree.
+    Both statements run in one transaction so the count and the page agree. With text on
+    SQLite, both start from the text index and read :data:`KEYS_INDEX` (narrow) for the rest,
+    and only the page's own rows are read whole.
     """
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must not be negative")
-    where = _where(db, tenant_id, wanted)
+    if db.is_sqlite:
+        source, where = _sqlite_where(tenant_id, wanted)
+    else:
+        source, where = None, _pg_where(tenant_id, wanted)
     order = (
         (_T.date.asc(), _T.bank_transaction_id.asc())
         if oldest_first
         else (_T.date.desc(), _T.bank_transaction_id.desc())
     )
-    page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
-    count = select(func.count()).select_from(_T).where(*where)
+    if source is None:
+        count = select(func.count()).select_from(_T).where(*where)
+        page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
+        ids = None
+    else:
+        keyed = source.join(_K, _K.c.id == source.c.rowid)
+        order = (
+            (_K.c.date.asc(), _K.c.bank_transaction_id.asc())
+            if oldest_first
+            else (
+                _K.c.date.desc(),
+                _K.c.bank_transaction_id.desc(),
+            )
+        )
+        count = select(func.count()).select_from(keyed).where(*where)
+        ids = select(_K.c.id).select_from(keyed).where(*where).order_by(*order).offset(offset).limit(limit)
     with db.session() as session:
         if not db.is_sqlite:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         total = int(session.scalar(count) or 0)
-        rows = tuple(row_view(r) for r in session.scalars(page)) if offset < total and limit else ()
+        if offset >= total or not limit:
+            return MirrorPage((), total)
+        if ids is None:
+            rows = tuple(row_view(r) for r in session.scalars(page))
+        else:
+            wanted_ids = list(session.scalars(ids))
+            found = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(wanted_ids)))}
+            rows = tuple(row_view(found[i]) for i in wanted_ids)
     return MirrorPage(rows, total)
 
 
@@ -201,47 +256,85 @@ def text_index(connection: Connection) -> str | None:
 # ---------------------------------------------------------------------- building the WHERE
 
 
-def _where(db: Database, tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = [_T.tenant_id == tenant_id]
+def _typed(c, tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
+    """Every filter but text, on the columns ``c`` (the table's, or the keys index's)."""
+    clauses: list[ColumnElement[bool]] = [c.tenant_id == tenant_id]
     if f.bank_account_id is not None:
-        clauses.append(_T.bank_account_id == f.bank_account_id)
+        clauses.append(c.bank_account_id == f.bank_account_id)
     if f.types:
-        clauses.append(_T.type.in_(list(f.types)))
+        clauses.append(c.type.in_(list(f.types)))
     if f.reconciled is not None:
-        clauses.append(_T.is_reconciled.is_(f.reconciled))
+        clauses.append(c.is_reconciled.is_(f.reconciled))
     if f.date_from is not None:
-        clauses.append(_T.date >= f.date_from)
+        clauses.append(c.date >= f.date_from)
     if f.date_to is not None:
-        clauses.append(_T.date <= f.date_to)
+        clauses.append(c.date <= f.date_to)
     if f.min_total_e4 is not None:
-        clauses.append(_T.total_e4 >= f.min_total_e4)
+        clauses.append(c.total_e4 >= f.min_total_e4)
     if f.max_total_e4 is not None:
-        clauses.append(_T.total_e4 <= f.max_total_e4)
+        clauses.append(c.total_e4 <= f.max_total_e4)
     if f.total_e4 is not None:
-        clauses.append(_T.total_e4 == f.total_e4)
+        clauses.append(c.total_e4 == f.total_e4)
     if f.signed_e4 is not None:
-        clauses.append(_T.signed_e4 == f.signed_e4)
+        clauses.append(c.signed_e4 == f.signed_e4)
+    return clauses
 
+
+def _sqlite_where(tenant_id: str, f: MirrorFilter):
+    """The text index to start from (or None without text) and the WHERE for the rest.
+
+    A term the index answers exactly needs no test of its own, so the count never reads the
+    wide row for it: a two-character term's gram token, and a trigram phrase made of ASCII
+    (the stored text and the term are folded alike, and no folded character that is not ASCII
+    folds, in FTS5, to one that is). Any other term — and ``contact:``/``ref:``, which must
+    be found in their own line — is tested exactly on the row as well.
+    """
     terms = [t for t in f.terms if t]
-    contact = f.contact or None
-    reference = f.reference or None
-    if db.is_sqlite:
-        indexed = [t for t in (*terms, contact, reference) if t and len(t) >= TRIGRAM]
-        if indexed:
-            match = " AND ".join(_phrase(t) for t in dict.fromkeys(indexed))
-            clauses.append(_T.id.in_(select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(match))))
-        clauses.extend(func.instr(_T.search_text, t) > 0 for t in terms)
-        if contact:
-            clauses.append(func.instr(_sqlite_line(1), contact) > 0)
-        if reference:
-            clauses.append(func.instr(_sqlite_line(2), reference) > 0)
-    else:
-        # LIKE over the whole text is what the GIN index serves; the field's own test follows.
-        clauses.extend(_like(_T.search_text, t) for t in (*terms, contact, reference) if t)
-        if contact:
-            clauses.append(_like(func.split_part(_T.search_text, "\n", 1), contact))
-        if reference:
-            clauses.append(_like(func.split_part(_T.search_text, "\n", 2), reference))
+    contact, reference = f.contact or None, f.reference or None
+    wanted = [t for t in (*terms, contact, reference) if t]
+    long = list(dict.fromkeys(t for t in wanted if len(t) >= TRIGRAM))
+    short = list(dict.fromkeys(t for t in wanted if has_token(t)))
+    sources = []
+    if long:
+        match = " AND ".join(_phrase(t) for t in long)
+        sources.append(select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(match)))
+    if short:
+        match = " AND ".join(gram_token(t) for t in short)
+        sources.append(select(_GRAMS.c.rowid).where(_GRAMS.c[GRAMS_TABLE].op("MATCH")(match)))
+    c = _K.c if sources else _T.__table__.c
+    clauses = _typed(c, tenant_id, f)
+    clauses.extend(c.id.in_(other) for other in sources[1:])
+    clauses.extend(func.instr(c.search_text, t) > 0 for t in terms if not _exact_in_index(t))
+    if contact:
+        clauses.append(func.instr(_sqlite_line(c.search_text, 1), contact) > 0)
+    if reference:
+        clauses.append(func.instr(_sqlite_line(c.search_text, 2), reference) > 0)
+    return (sources[0].subquery() if sources else None), clauses
+
+
+def _exact_in_index(term: str) -> bool:
+    if has_token(term):
+        return True
+    return len(term) >= TRIGRAM and term.isascii() and term == term.lower()
+
+
+def _pg_where(tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
+    clauses = _typed(_T.__table__.c, tenant_id, f)
+    terms = [t for t in f.terms if t]
+    contact, reference = f.contact or None, f.reference or None
+    for t in (*terms, contact, reference):
+        if not t:
+            continue
+        if has_token(t):
+            # The gram token is exact: no LIKE, which no trigram index serves below three characters.
+            clauses.append(_PG_GRAMS.op("@@")(func.to_tsquery(_SIMPLE, gram_token(t))))
+        else:
+            # LIKE over the whole text is what the GIN index serves; the field's own test follows.
+            clauses.append(_like(_T.search_text, t))
+    if contact:
+        clauses.append(_like(func.split_part(_T.search_text, "\n", 1), contact))
+    if reference:
+        clauses.append(_like(func.split_part(_T.search_text, "\n", 2), reference))
     return clauses
 
 
@@ -255,13 +348,13 @@ def _like(expression, term: str) -> ColumnElement[bool]:
     return expression.like(literal(f"%{escaped}%"), escape="\\")
 
 
-def _sqlite_line(number: int) -> ColumnElement[str]:
+def _sqlite_line(search_text, number: int) -> ColumnElement[str]:
     """Line 1 (contact) or 2 (reference) of ``search_text``; SQLite has no split function."""
     newline = func.char(10)
-    first_break = func.instr(_T.search_text + newline, newline)
+    first_break = func.instr(search_text + newline, newline)
     if number == 1:
-        return func.substr(_T.search_text, 1, first_break - 1)
-    rest = func.substr(_T.search_text + newline, first_break + 1)
+        return func.substr(search_text, 1, first_break - 1)
+    rest = func.substr(search_text + newline, first_break + 1)
     return func.substr(rest, 1, func.instr(rest, newline) - 1)
 
 

@@ -21,6 +21,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from storage.search_grams import grams
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -281,6 +283,11 @@ class AuditEntry(Base):
 MirrorKey = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def _grams_of_search_text(context) -> str:
+    """``search_grams`` follows ``search_text`` for every insert, however the row is written."""
+    return grams(context.get_current_parameters().get("search_text") or "")
+
+
 class MirrorTransaction(Base):
     """Our copy of one Xero bank transaction, with what search, results, edit and digests use.
 
@@ -325,6 +332,8 @@ class MirrorTransaction(Base):
     line_descriptions: Mapped[str] = mapped_column(Text, default="")  # one per line
     has_attachments: Mapped[bool] = mapped_column(Boolean, default=False)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Derived from search_text whenever a row is written without it (see storage.search_grams).
+    search_grams: Mapped[str] = mapped_column(Text, default=_grams_of_search_text)
     mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
