@@ -28,14 +28,16 @@ from storage.db import Database
 from storage.mirror import MirrorRow, row_view
 from storage.models import MirrorSyncState, MirrorTransaction
 from storage.search_grams import gram_token, has_token
+from storage.search_keys import ID_MASK, day_end, day_start, key_range
 
-FTS_TABLE = "mirror_search_fts"
-GRAMS_TABLE = "mirror_search_grams"
+FTS_TABLE = "mirror_text_fts"
+GRAMS_TABLE = "mirror_grams_fts"
 KEYS_INDEX = "ix_mirror_keys"
 PG_INDEX = "ix_mirror_search_trgm"
 TRIGRAM = 3  # shortest term a trigram index can look up
-_FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
+_TEXT = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 _GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
+_TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
 _SIMPLE = literal_column("'simple'::regconfig")
 _T = MirrorTransaction
 _PG_GRAMS = func.to_tsvector(_SIMPLE, _T.search_grams)  # as the GIN index is built
@@ -109,50 +111,117 @@ def search_mirror(
     """One page of matches, newest first (then by BankTransactionID, descending) — or oldest
     first, ascending, as the digest lists them — and the count.
 
-    Both statements run in one transaction so the count and the page agree. With text on
-    SQLite, both start from the text index and read :data:`KEYS_INDEX` (narrow) for the rest,
-    and only the page's own rows are read whole.
+    Both statements run in one transaction so the count and the page agree. Text on SQLite
+    goes through :func:`_sqlite_text`; only the page's own rows are ever read whole there.
     """
     if offset < 0 or limit < 0:
         raise ValueError("offset and limit must not be negative")
-    if db.is_sqlite:
-        source, where = _sqlite_where(tenant_id, wanted)
-    else:
-        source, where = None, _pg_where(tenant_id, wanted)
-    order = (
-        (_T.date.asc(), _T.bank_transaction_id.asc())
-        if oldest_first
-        else (_T.date.desc(), _T.bank_transaction_id.desc())
-    )
-    if source is None:
-        count = select(func.count()).select_from(_T).where(*where)
-        page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
-        ids = None
-    else:
-        keyed = source.join(_K, _K.c.id == source.c.rowid)
-        order = (
-            (_K.c.date.asc(), _K.c.bank_transaction_id.asc())
-            if oldest_first
-            else (
-                _K.c.date.desc(),
-                _K.c.bank_transaction_id.desc(),
-            )
-        )
-        count = select(func.count()).select_from(keyed).where(*where)
-        ids = select(_K.c.id).select_from(keyed).where(*where).order_by(*order).offset(offset).limit(limit)
     with db.session() as session:
-        if not db.is_sqlite:
+        if db.is_sqlite:
+            found = _sqlite_text(session, tenant_id, wanted, offset, limit, oldest_first)
+            if found is not None:
+                return found
+            where = _typed(_T.__table__.c, tenant_id, wanted)
+        else:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        total = int(session.scalar(count) or 0)
+            where = _pg_where(tenant_id, wanted)
+        order = _order(_T.__table__.c, oldest_first)
+        total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
         if offset >= total or not limit:
             return MirrorPage((), total)
-        if ids is None:
-            rows = tuple(row_view(r) for r in session.scalars(page))
-        else:
-            wanted_ids = list(session.scalars(ids))
-            found = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(wanted_ids)))}
-            rows = tuple(row_view(found[i]) for i in wanted_ids)
-    return MirrorPage(rows, total)
+        page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
+        return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
+
+
+def _order(c, oldest_first: bool):
+    if oldest_first:
+        return (c.date.asc(), c.bank_transaction_id.asc())
+    return (c.date.desc(), c.bank_transaction_id.desc())
+
+
+def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: int, oldest_first: bool):
+    """A text search on SQLite, or None when there is no text to look up.
+
+    The text indexes are keyed by organisation, day and row id (:mod:`storage.search_keys`), so
+    the organisation and the dates are a rowid range that FTS5 seeks within its own lists.
+    A term the index answers exactly needs no test of its own: a short term's gram token, and
+    a trigram phrase made of ASCII (the stored text and the term are folded alike, and no
+    folded character that is not ASCII folds, in FTS5, to one that is). With nothing else to
+    test, the count and the page's candidates come from the index alone; otherwise each match
+    is checked through :data:`KEYS_INDEX` (narrow), and the rest — any other term, and
+    ``contact:``/``ref:``, which must be found in their own line — on the row.
+    """
+    terms = [t for t in f.terms if t]
+    contact, reference = f.contact or None, f.reference or None
+    wanted = [t for t in (*terms, contact, reference) if t]
+    long = list(dict.fromkeys(t for t in wanted if len(t) >= TRIGRAM))
+    short = list(dict.fromkeys(t for t in wanted if has_token(t)))
+    if not long and not short:
+        return None
+    number = session.scalar(select(_TENANTS.c.number).where(_TENANTS.c.tenant_id == tenant_id))
+    if number is None:
+        return MirrorPage((), 0)
+    keys = key_range(number, f.date_from, f.date_to)
+
+    def hits(low: int, high: int):
+        lookups = []
+        if long:
+            lookups.append((_TEXT, " AND ".join(_phrase(t) for t in long)))
+        if short:
+            lookups.append((_GRAMS, " AND ".join(gram_token(t) for t in short)))
+        (first, match), *others = lookups
+        query = select(first.c.rowid).where(
+            first.c[first.name].op("MATCH")(match), first.c.rowid.between(low, high)
+        )
+        for other, other_match in others:
+            query = query.where(
+                first.c.rowid.in_(
+                    select(other.c.rowid).where(
+                        other.c[other.name].op("MATCH")(other_match), other.c.rowid.between(low, high)
+                    )
+                )
+            )
+        return query
+
+    residual = _typed(_K.c, tenant_id, f, scope=False)
+    if not keys.dates_exact:
+        residual.extend(_dates(_K.c, f))
+    residual.extend(func.instr(_K.c.search_text, t) > 0 for t in terms if not _exact_in_index(t))
+    if contact:
+        residual.append(func.instr(_sqlite_line(_K.c.search_text, 1), contact) > 0)
+    if reference:
+        residual.append(func.instr(_sqlite_line(_K.c.search_text, 2), reference) > 0)
+
+    def keyed(low: int, high: int):
+        found = hits(low, high).subquery()
+        return found.join(_K, _K.c.id == found.c.rowid.op("&")(ID_MASK))
+
+    if residual:
+        total = int(
+            session.scalar(select(func.count()).select_from(keyed(keys.low, keys.high)).where(*residual))
+        )
+        low, high = keys.low, keys.high
+    else:
+        total = int(session.scalar(select(func.count()).select_from(hits(keys.low, keys.high).subquery())))
+        if offset < total and limit:
+            # The page lies within the days up to its last match: only those are sorted.
+            last = min(offset + limit, total) - 1
+            ordered = hits(keys.low, keys.high).order_by(_rowid_of(oldest_first)).offset(last).limit(1)
+            boundary = int(session.scalar(ordered))
+            low, high = (keys.low, day_end(boundary)) if oldest_first else (day_start(boundary), keys.high)
+    if offset >= total or not limit:
+        return MirrorPage((), total)
+    ids_query = (
+        select(_K.c.id)
+        .select_from(keyed(low, high))
+        .where(*residual)
+        .order_by(*_order(_K.c, oldest_first))
+        .offset(offset)
+        .limit(limit)
+    )
+    ids = list(session.scalars(ids_query))
+    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))}
+    return MirrorPage(tuple(row_view(rows[i]) for i in ids), total)
 
 
 def unreconciled_rows(db: Database, tenant_id: str) -> tuple[MirrorRow, ...]:
@@ -256,19 +325,16 @@ def text_index(connection: Connection) -> str | None:
 # ---------------------------------------------------------------------- building the WHERE
 
 
-def _typed(c, tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
-    """Every filter but text, on the columns ``c`` (the table's, or the keys index's)."""
-    clauses: list[ColumnElement[bool]] = [c.tenant_id == tenant_id]
+def _typed(c, tenant_id: str, f: MirrorFilter, *, scope: bool = True) -> list[ColumnElement[bool]]:
+    """Every filter but text, on the columns ``c`` (the table's, or the keys index's); without
+    ``scope``, not the organisation and dates either (a key range holds them)."""
+    clauses: list[ColumnElement[bool]] = [c.tenant_id == tenant_id, *_dates(c, f)] if scope else []
     if f.bank_account_id is not None:
         clauses.append(c.bank_account_id == f.bank_account_id)
     if f.types:
         clauses.append(c.type.in_(list(f.types)))
     if f.reconciled is not None:
         clauses.append(c.is_reconciled.is_(f.reconciled))
-    if f.date_from is not None:
-        clauses.append(c.date >= f.date_from)
-    if f.date_to is not None:
-        clauses.append(c.date <= f.date_to)
     if f.min_total_e4 is not None:
         clauses.append(c.total_e4 >= f.min_total_e4)
     if f.max_total_e4 is not None:
@@ -280,36 +346,17 @@ def _typed(c, tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
     return clauses
 
 
-def _sqlite_where(tenant_id: str, f: MirrorFilter):
-    """The text index to start from (or None without text) and the WHERE for the rest.
+def _dates(c, f: MirrorFilter) -> list[ColumnElement[bool]]:
+    clauses = []
+    if f.date_from is not None:
+        clauses.append(c.date >= f.date_from)
+    if f.date_to is not None:
+        clauses.append(c.date <= f.date_to)
+    return clauses
 
-    A term the index answers exactly needs no test of its own, so the count never reads the
-    wide row for it: a two-character term's gram token, and a trigram phrase made of ASCII
-    (the stored text and the term are folded alike, and no folded character that is not ASCII
-    folds, in FTS5, to one that is). Any other term — and ``contact:``/``ref:``, which must
-    be found in their own line — is tested exactly on the row as well.
-    """
-    terms = [t for t in f.terms if t]
-    contact, reference = f.contact or None, f.reference or None
-    wanted = [t for t in (*terms, contact, reference) if t]
-    long = list(dict.fromkeys(t for t in wanted if len(t) >= TRIGRAM))
-    short = list(dict.fromkeys(t for t in wanted if has_token(t)))
-    sources = []
-    if long:
-        match = " AND ".join(_phrase(t) for t in long)
-        sources.append(select(_FTS.c.rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(match)))
-    if short:
-        match = " AND ".join(gram_token(t) for t in short)
-        sources.append(select(_GRAMS.c.rowid).where(_GRAMS.c[GRAMS_TABLE].op("MATCH")(match)))
-    c = _K.c if sources else _T.__table__.c
-    clauses = _typed(c, tenant_id, f)
-    clauses.extend(c.id.in_(other) for other in sources[1:])
-    clauses.extend(func.instr(c.search_text, t) > 0 for t in terms if not _exact_in_index(t))
-    if contact:
-        clauses.append(func.instr(_sqlite_line(c.search_text, 1), contact) > 0)
-    if reference:
-        clauses.append(func.instr(_sqlite_line(c.search_text, 2), reference) > 0)
-    return (sources[0].subquery() if sources else None), clauses
+
+def _rowid_of(oldest_first: bool):
+    return literal_column("rowid").asc() if oldest_first else literal_column("rowid").desc()
 
 
 def _exact_in_index(term: str) -> bool:

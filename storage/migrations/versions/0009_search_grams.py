@@ -1,4 +1,4 @@
-"""search grams: short terms indexed, and a narrow index that counts text matches
+"""search grams and keys: short terms indexed; SQLite's text indexes keyed by organisation and date
 
 Revision ID: search_grams
 Revises: xero_budget
@@ -10,12 +10,13 @@ characters as whole tokens (see :mod:`storage.search_grams`), indexed by a word 
 (unicode61) on SQLite, a GIN over ``to_tsvector('simple', …)`` on PostgreSQL (built in, so no
 extension is needed).
 
-SQLite also gets ``ix_mirror_keys``, led by the row id and holding what the count, the order and
-the typed filters read: a text search counts its tens of thousands of matches from this narrow
-index instead of from the wide rows.
-
-The FTS5 table follows the rows through triggers, as the trigram one does; a batch migration
-that rebuilds ``mirror_transactions`` must create them again (:func:`create_sqlite_index`).
+SQLite: the trigram FTS5 table is rebuilt, and the grams one built, as contentless tables whose
+rowid is the search key of :mod:`storage.search_keys` (organisation, day, row id), so a text
+search counts and orders its matches inside the index. Triggers keep them in step (a
+contentless table is told the old text to take out); a batch migration that rebuilds
+``mirror_transactions`` must create them again (:func:`create_sqlite_index`).
+``ix_mirror_keys``, led by the row id, holds what the typed filters and the order read, for the
+searches that need more than the index.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.search_grams import grams
+from storage.search_keys import key_sql
 
 revision = "search_grams"
 down_revision = "xero_budget"
@@ -31,30 +33,61 @@ branch_labels = None
 depends_on = None
 
 _BATCH = 5000
+_NEW, _OLD = key_sql("new"), key_sql("old")
+# Not INSERT OR IGNORE: inside a trigger the outer statement's conflict policy (an upsert's)
+# overrides the inner one.
+_NUMBER = (
+    "INSERT INTO mirror_search_tenants(tenant_id) SELECT new.tenant_id WHERE NOT EXISTS "
+    "(SELECT 1 FROM mirror_search_tenants WHERE tenant_id = new.tenant_id);"
+)
+_OLD_TRIGGERS = ("mirror_search_au", "mirror_search_ad", "mirror_search_ai")
+_TRIGGERS = ("mirror_text_au", "mirror_text_ad", "mirror_text_ai")
 
 _SQLITE_CREATE = (
-    "CREATE VIRTUAL TABLE IF NOT EXISTS mirror_search_grams USING fts5("
-    "search_grams, content='mirror_transactions', content_rowid='id', tokenize='unicode61', detail='none')",
-    """CREATE TRIGGER IF NOT EXISTS mirror_grams_ai AFTER INSERT ON mirror_transactions BEGIN
-        INSERT INTO mirror_search_grams(rowid, search_grams) VALUES (new.id, new.search_grams);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS mirror_grams_ad AFTER DELETE ON mirror_transactions BEGIN
-        INSERT INTO mirror_search_grams(mirror_search_grams, rowid, search_grams)
-        VALUES ('delete', old.id, old.search_grams);
-    END""",
-    """CREATE TRIGGER IF NOT EXISTS mirror_grams_au AFTER UPDATE OF search_grams ON mirror_transactions
-    BEGIN
-        INSERT INTO mirror_search_grams(mirror_search_grams, rowid, search_grams)
-        VALUES ('delete', old.id, old.search_grams);
-        INSERT INTO mirror_search_grams(rowid, search_grams) VALUES (new.id, new.search_grams);
-    END""",
-    "INSERT INTO mirror_search_grams(mirror_search_grams) VALUES ('rebuild')",
+    "CREATE TABLE IF NOT EXISTS mirror_search_tenants ("
+    "number INTEGER PRIMARY KEY, tenant_id VARCHAR(64) NOT NULL UNIQUE)",
+    "INSERT OR IGNORE INTO mirror_search_tenants(tenant_id) "
+    "SELECT DISTINCT tenant_id FROM mirror_transactions",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS mirror_text_fts USING fts5("
+    "search_text, content='', tokenize='trigram')",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS mirror_grams_fts USING fts5("
+    "search_grams, content='', tokenize='unicode61', detail='none')",
+    f"""CREATE TRIGGER IF NOT EXISTS mirror_text_ai AFTER INSERT ON mirror_transactions BEGIN
+        {_NUMBER}
+        INSERT INTO mirror_text_fts(rowid, search_text) VALUES ({_NEW}, new.search_text);
+        INSERT INTO mirror_grams_fts(rowid, search_grams) VALUES ({_NEW}, new.search_grams);
+    END""",  # noqa: S608 - constants, no input
+    f"""CREATE TRIGGER IF NOT EXISTS mirror_text_ad AFTER DELETE ON mirror_transactions BEGIN
+        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, search_text)
+        VALUES ('delete', {_OLD}, old.search_text);
+        INSERT INTO mirror_grams_fts(mirror_grams_fts, rowid, search_grams)
+        VALUES ('delete', {_OLD}, old.search_grams);
+    END""",  # noqa: S608 - constants, no input
+    f"""CREATE TRIGGER IF NOT EXISTS mirror_text_au
+    AFTER UPDATE OF search_text, search_grams, date, tenant_id, id ON mirror_transactions BEGIN
+        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, search_text)
+        VALUES ('delete', {_OLD}, old.search_text);
+        INSERT INTO mirror_grams_fts(mirror_grams_fts, rowid, search_grams)
+        VALUES ('delete', {_OLD}, old.search_grams);
+        {_NUMBER}
+        INSERT INTO mirror_text_fts(rowid, search_text) VALUES ({_NEW}, new.search_text);
+        INSERT INTO mirror_grams_fts(rowid, search_grams) VALUES ({_NEW}, new.search_grams);
+    END""",  # noqa: S608 - constants, no input
     "CREATE INDEX IF NOT EXISTS ix_mirror_keys ON mirror_transactions "
     "(id, tenant_id, date, bank_transaction_id, type, is_reconciled, total_e4, signed_e4)",
+)
+# Rows mirrored before this revision (the tables are new, so nothing is there to take out).
+_SQLITE_FILL = (
+    "INSERT INTO mirror_text_fts(rowid, search_text) SELECT :key, search_text "
+    "FROM mirror_transactions AS m".replace(":key", key_sql("m")),
+    "INSERT INTO mirror_grams_fts(rowid, search_grams) SELECT :key, search_grams "
+    "FROM mirror_transactions AS m".replace(":key", key_sql("m")),
 )
 
 
 def create_sqlite_index(execute) -> None:
+    """The indexes and their triggers; after a table rebuild, also :data:`_SQLITE_FILL` (empty
+    the FTS5 tables first: ``INSERT INTO mirror_text_fts(mirror_text_fts) VALUES ('delete-all')``)."""
     for statement in _SQLITE_CREATE:
         execute(statement)
 
@@ -80,14 +113,21 @@ def _backfill(bind) -> None:
 
 
 def upgrade() -> None:
-    # A plain ADD COLUMN (no table rebuild), so the trigram index's triggers stay in place.
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        # The trigram table keyed by row id gives way to the keyed one below.
+        for name in _OLD_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute("DROP TABLE IF EXISTS mirror_search_fts")
+    # A plain ADD COLUMN (no table rebuild), so no trigger is lost with the table.
     op.add_column(
         "mirror_transactions", sa.Column("search_grams", sa.Text(), nullable=False, server_default="")
     )
-    bind = op.get_bind()
     _backfill(bind)
     if bind.dialect.name == "sqlite":
         create_sqlite_index(op.execute)
+        for statement in _SQLITE_FILL:
+            op.execute(statement)
     elif bind.dialect.name == "postgresql":
         op.execute(
             "CREATE INDEX IF NOT EXISTS ix_mirror_search_grams ON mirror_transactions "
@@ -98,10 +138,32 @@ def upgrade() -> None:
 def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        for name in ("mirror_grams_au", "mirror_grams_ad", "mirror_grams_ai"):
+        for name in _TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
-        op.execute("DROP TABLE IF EXISTS mirror_search_grams")
+        for name in ("mirror_text_fts", "mirror_grams_fts", "mirror_search_tenants"):
+            op.execute(f"DROP TABLE IF EXISTS {name}")
         op.execute("DROP INDEX IF EXISTS ix_mirror_keys")
     elif bind.dialect.name == "postgresql":
         op.execute("DROP INDEX IF EXISTS ix_mirror_search_grams")
     op.drop_column("mirror_transactions", "search_grams")  # SQLite 3.35+: no rebuild either
+    if bind.dialect.name == "sqlite":
+        # The trigram table as the previous revision built it, keyed by row id.
+        statements = (
+            "CREATE VIRTUAL TABLE mirror_search_fts USING fts5("
+            "search_text, content='mirror_transactions', content_rowid='id', tokenize='trigram')",
+            """CREATE TRIGGER mirror_search_ai AFTER INSERT ON mirror_transactions BEGIN
+                INSERT INTO mirror_search_fts(rowid, search_text) VALUES (new.id, new.search_text);
+            END""",
+            """CREATE TRIGGER mirror_search_ad AFTER DELETE ON mirror_transactions BEGIN
+                INSERT INTO mirror_search_fts(mirror_search_fts, rowid, search_text)
+                VALUES ('delete', old.id, old.search_text);
+            END""",
+            """CREATE TRIGGER mirror_search_au AFTER UPDATE OF search_text ON mirror_transactions BEGIN
+                INSERT INTO mirror_search_fts(mirror_search_fts, rowid, search_text)
+                VALUES ('delete', old.id, old.search_text);
+                INSERT INTO mirror_search_fts(rowid, search_text) VALUES (new.id, new.search_text);
+            END""",
+            "INSERT INTO mirror_search_fts(mirror_search_fts) VALUES ('rebuild')",
+        )
+        for statement in statements:
+            op.execute(statement)

@@ -1,0 +1,70 @@
+"""Short terms (one or two characters) through their gram tokens, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import command
+from sqlalchemy import create_engine
+
+from bot.services.mirror_rows import row_from_transaction
+from storage import migrate
+from storage.crypto import TokenCipher
+from storage.db import Database
+from storage.mirror import remove_rows
+from storage.search_grams import gram_token, grams, has_token
+from tests.storage.test_mirror_search import T, _fill, _find, _ids, _line, _txn
+
+
+def test_grams_are_every_character_and_pair_within_a_word():
+    tokens = set(grams("ab c\nzō").split())
+    assert tokens == {gram_token(g) for g in ("a", "b", "ab", "c", "z", "ō", "zō")}
+    assert gram_token("b ") not in tokens and gram_token("bc") not in tokens  # never across a space
+    assert gram_token("ō") == "x14d" and gram_token("ab") == "x61g62"
+    assert grams("") == ""
+    assert has_token("ab") and has_token("é") and not has_token("abc") and not has_token("a ")
+
+
+def test_short_terms_at_a_fields_end_and_beyond_ascii(db):
+    _fill(db, [_txn(1, reference="ZQ"), _txn(2, line_items=(_line("Kōwhai"),)), _txn(3)])
+    assert _ids(_find(db, terms=("zq",))) == ["b-0001"]  # the last two characters of a field
+    assert _ids(_find(db, reference="q")) == ["b-0001"]
+    assert _ids(_find(db, terms=("ow",))) == ["b-0002"]  # folded: "kowhai"
+    assert _ids(_find(db, terms=("ŌW",))) == ["b-0002"]  # the term is folded as the text was
+
+
+def test_short_terms_follow_upserts_and_deletes(db):
+    _fill(db, [_txn(1, line_items=(_line("qx"),)), _txn(2)])
+    assert _ids(_find(db, terms=("qx",))) == ["b-0001"]
+    _fill(db, [_txn(1, line_items=(_line("jv"),))])
+    assert _find(db, terms=("qx",)).total == 0
+    assert _ids(_find(db, terms=("jv",))) == ["b-0001"]
+    remove_rows(db, T, ["b-0001"])
+    assert _find(db, terms=("jv",)).total == 0
+    if db.is_sqlite:
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO mirror_grams_fts(mirror_grams_fts) VALUES ('integrity-check')")
+
+
+def test_rows_mirrored_before_the_grams_get_them(db_url, encryption_key):
+    """The migration fills ``search_grams`` for rows already there, and indexes them."""
+    engine = create_engine(db_url)
+    config = migrate._config(engine)
+    try:
+        with engine.begin() as conn:
+            config.attributes["connection"] = conn
+            command.downgrade(config, "xero_budget")
+        row = row_from_transaction(_txn(1, reference="OLD-QZ"))
+        values = {k: getattr(row, k) for k in row.__dataclass_fields__}
+        values |= {"tenant_id": T, "mirrored_at": row.updated_utc}
+        table = sa.table("mirror_transactions", *(sa.column(k) for k in values))
+        with engine.begin() as conn:
+            conn.execute(sa.insert(table).values(**values))
+    finally:
+        migrate.upgrade(engine)
+        engine.dispose()
+    db = Database(db_url, TokenCipher([encryption_key]))
+    try:
+        assert _ids(_find(db, terms=("qz",))) == ["b-0001"]
+        assert _ids(_find(db, terms=("old-qz",))) == ["b-0001"]
+    finally:
+        db.dispose()
