@@ -43,7 +43,7 @@ from storage import migrate
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror import upsert_rows
-from storage.mirror_search import ensure_statistics, search_mirror, text_index
+from storage.mirror_search import ensure_statistics, refresh_statistics, search_mirror, text_index
 from storage.models import MirrorSyncState, MirrorTransaction
 
 PG_ADMIN = os.environ.get("RECON_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -132,9 +132,7 @@ def fill(db: Database, sb: XeroSandbox, tenant: str, how: str) -> tuple[int, flo
         with db.session() as session:
             session.execute(insert(MirrorTransaction.__table__), values)
         written += len(values)
-    if not db.is_sqlite:
-        with db.engine.begin() as conn:  # what autovacuum does soon after a first sync
-            conn.exec_driver_sql("ANALYZE mirror_transactions")
+    refresh_statistics(db)  # what the sync does when a first sync completes
     return written, time.perf_counter() - started
 
 
@@ -335,6 +333,7 @@ def main() -> None:
                     kept = mirrored(db, tenant) if args.keep else 0
                     if kept:
                         filled = f"{kept:,} rows mirrored (kept from an earlier run)"
+                        refresh_statistics(db)  # the migration may have rewritten every row
                     else:
                         how = (
                             args.fill if args.fill != "auto" else ("upsert" if size <= 100_000 else "insert")

@@ -278,13 +278,18 @@ def mirror_progress(db: Database, tenant_id: str) -> MirrorProgress | None:
 
 
 def refresh_statistics(db: Database) -> None:
-    """Tell the query planner what the mirror looks like (``ANALYZE``); the sync runs it after a
-    first sync. Without statistics SQLite walks the date index for an exact amount or a rare
-    word — hundreds of times slower on a big organisation. A sample of each index is enough."""
-    with db.engine.begin() as conn:
-        if db.is_sqlite:
+    """Tell the query planner what the mirror looks like; the sync runs it when a first sync
+    completes. Without statistics SQLite walks the date index for an exact amount or a rare
+    word — hundreds of times slower on a big organisation; a sample of each index is enough.
+    On PostgreSQL, ``VACUUM`` too: until the visibility map is set after a bulk load, every
+    count reads the table's pages instead of its index alone (autovacuum gets there later)."""
+    if db.is_sqlite:
+        with db.engine.begin() as conn:
             conn.exec_driver_sql("PRAGMA analysis_limit=2000")
-        conn.exec_driver_sql("ANALYZE mirror_transactions")
+            conn.exec_driver_sql("ANALYZE mirror_transactions")
+        return
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) mirror_transactions")
 
 
 def ensure_statistics(db: Database) -> None:

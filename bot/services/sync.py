@@ -49,6 +49,7 @@ from bot.xero.models import BankTransaction
 from storage import mirror_state as state_store
 from storage.db import Database
 from storage.mirror import forget_tenant
+from storage.mirror_search import refresh_statistics
 from storage.mirror_state import LeaseLost, SyncStateView
 from storage.models import utcnow
 
@@ -441,7 +442,11 @@ class SyncService:
             self._first(run, state, progress)
         else:
             self._delta(run, state)
+        was_complete = state.complete
         state = state_store.get_sync_state(self.db, run.tenant_id)
+        if state is not None and state.complete and not was_complete:
+            # The planner's picture of the mirror was taken while it was small or empty.
+            refresh_statistics(self.db)
         if state is not None and state.complete and self._sweep_due(state):
             self._sweep(run)
 
