@@ -144,17 +144,24 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
 
     The text indexes are keyed by organisation, day and row id (:mod:`storage.search_keys`), so
     the organisation and the dates are a rowid range that FTS5 seeks within its own lists.
-    A term the index answers exactly needs no test of its own: a short term's gram token, and
-    a trigram phrase made of ASCII (the stored text and the term are folded alike, and no
-    folded character that is not ASCII folds, in FTS5, to one that is). With nothing else to
-    test, the count and the page's candidates come from the index alone; otherwise each match
-    is checked through :data:`KEYS_INDEX` (narrow), and the rest — any other term, and
-    ``contact:``/``ref:``, which must be found in their own line — on the row.
+    The trigram index has a column per field, so ``contact:``/``ref:`` are column filters. A
+    term the index answers exactly needs no test of its own: a short term's gram token, and a
+    trigram phrase made of ASCII (the stored text and the term are folded alike, and no folded
+    character that is not ASCII folds, in FTS5, to one that is). With nothing else to test,
+    the count and the page's candidates come from the index alone; otherwise each match is
+    checked through :data:`KEYS_INDEX` (narrow), and the rest — a term that is not ASCII, a
+    short ``contact:``/``ref:`` on its own line — on the row.
     """
     terms = [t for t in f.terms if t]
     contact, reference = f.contact or None, f.reference or None
     wanted = [t for t in (*terms, contact, reference) if t]
-    long = list(dict.fromkeys(t for t in wanted if len(t) >= TRIGRAM))
+    # Trigram phrases: a term in any column, contact: and ref: in their own.
+    long = [_phrase(t) for t in dict.fromkeys(terms) if len(t) >= TRIGRAM]
+    long += [
+        f"{name} : {_phrase(t)}"
+        for name, t in (("contact", contact), ("reference", reference))
+        if t and len(t) >= TRIGRAM
+    ]
     short = list(dict.fromkeys(t for t in wanted if has_token(t)))
     if not long and not short:
         return None
@@ -166,7 +173,7 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
     def hits(low: int, high: int):
         lookups = []
         if long:
-            lookups.append((_TEXT, " AND ".join(_phrase(t) for t in long)))
+            lookups.append((_TEXT, " AND ".join(long)))
         if short:
             lookups.append((_GRAMS, " AND ".join(gram_token(t) for t in short)))
         (first, match), *others = lookups
@@ -187,9 +194,9 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
     if not keys.dates_exact:
         residual.extend(_dates(_K.c, f))
     residual.extend(func.instr(_K.c.search_text, t) > 0 for t in terms if not _exact_in_index(t))
-    if contact:
+    if contact and not _exact_in_column(contact):
         residual.append(func.instr(_sqlite_line(_K.c.search_text, 1), contact) > 0)
-    if reference:
+    if reference and not _exact_in_column(reference):
         residual.append(func.instr(_sqlite_line(_K.c.search_text, 2), reference) > 0)
 
     def keyed(low: int, high: int):
@@ -365,8 +372,12 @@ def _rowid_of(oldest_first: bool):
 
 
 def _exact_in_index(term: str) -> bool:
-    if has_token(term):
-        return True
+    return has_token(term) or _exact_in_column(term)
+
+
+def _exact_in_column(term: str) -> bool:
+    """A trigram phrase of ASCII that the index alone answers exactly (the gram tokens cover
+    the whole text, so a short ``contact:``/``ref:`` is still tested on its line)."""
     return len(term) >= TRIGRAM and term.isascii() and term == term.lower()
 
 

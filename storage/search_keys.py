@@ -81,4 +81,30 @@ def key_range(number: int, date_from: date | None, date_to: date | None) -> KeyR
     return KeyRange(base + (first << ID_BITS), base + (last << ID_BITS) + ID_MASK, exact)
 
 
-__all__ = ["ID_MASK", "KeyRange", "day_end", "day_number", "day_start", "key_range", "key_sql"]
+# ---------------------------------------------------------------------- what the indexes hold
+
+
+def text_columns_sql(row: str) -> tuple[str, str, str]:
+    """The trigram index's three columns from ``search_text`` (contact, reference, the line
+    descriptions), so ``contact:``/``ref:`` are a column filter instead of a test on the row."""
+    text = f"({row}.search_text || char(10))"
+    first = f"instr({text}, char(10))"
+    rest = f"substr({text}, {first} + 1)"
+    second = f"instr({rest}, char(10))"
+    return (
+        f"substr({text}, 1, {first} - 1)",
+        f"substr({rest}, 1, {second} - 1)",
+        f"substr({rest}, {second} + 1)",
+    )
+
+
+__all__ = [
+    "ID_MASK",
+    "KeyRange",
+    "day_end",
+    "day_number",
+    "day_start",
+    "key_range",
+    "key_sql",
+    "text_columns_sql",
+]

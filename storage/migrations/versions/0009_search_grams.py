@@ -25,7 +25,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from storage.search_grams import grams
-from storage.search_keys import key_sql
+from storage.search_keys import key_sql, text_columns_sql
 
 revision = "search_grams"
 down_revision = "xero_budget"
@@ -41,36 +41,46 @@ _NUMBER = (
     "(SELECT 1 FROM mirror_search_tenants WHERE tenant_id = new.tenant_id);"
 )
 _OLD_TRIGGERS = ("mirror_search_au", "mirror_search_ad", "mirror_search_ai")
-_TRIGGERS = ("mirror_text_au", "mirror_text_ad", "mirror_text_ai")
+_TRIGGERS = ("mirror_grams_au", "mirror_text_au", "mirror_text_ad", "mirror_text_ai")
 
+
+def _text(row: str) -> str:
+    return ", ".join(text_columns_sql(row))
+
+
+_TEXT_COLUMNS = "contact, reference, lines"
 _SQLITE_CREATE = (
     "CREATE TABLE IF NOT EXISTS mirror_search_tenants ("
     "number INTEGER PRIMARY KEY, tenant_id VARCHAR(64) NOT NULL UNIQUE)",
     "INSERT OR IGNORE INTO mirror_search_tenants(tenant_id) "
     "SELECT DISTINCT tenant_id FROM mirror_transactions",
     "CREATE VIRTUAL TABLE IF NOT EXISTS mirror_text_fts USING fts5("
-    "search_text, content='', tokenize='trigram')",
+    "contact, reference, lines, content='', tokenize='trigram')",
     "CREATE VIRTUAL TABLE IF NOT EXISTS mirror_grams_fts USING fts5("
     "search_grams, content='', tokenize='unicode61', detail='none')",
     f"""CREATE TRIGGER IF NOT EXISTS mirror_text_ai AFTER INSERT ON mirror_transactions BEGIN
         {_NUMBER}
-        INSERT INTO mirror_text_fts(rowid, search_text) VALUES ({_NEW}, new.search_text);
+        INSERT INTO mirror_text_fts(rowid, {_TEXT_COLUMNS}) VALUES ({_NEW}, {_text("new")});
         INSERT INTO mirror_grams_fts(rowid, search_grams) VALUES ({_NEW}, new.search_grams);
     END""",  # noqa: S608 - constants, no input
     f"""CREATE TRIGGER IF NOT EXISTS mirror_text_ad AFTER DELETE ON mirror_transactions BEGIN
-        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, search_text)
-        VALUES ('delete', {_OLD}, old.search_text);
+        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, {_TEXT_COLUMNS})
+        VALUES ('delete', {_OLD}, {_text("old")});
         INSERT INTO mirror_grams_fts(mirror_grams_fts, rowid, search_grams)
         VALUES ('delete', {_OLD}, old.search_grams);
     END""",  # noqa: S608 - constants, no input
     f"""CREATE TRIGGER IF NOT EXISTS mirror_text_au
-    AFTER UPDATE OF search_text, search_grams, date, tenant_id, id ON mirror_transactions BEGIN
-        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, search_text)
-        VALUES ('delete', {_OLD}, old.search_text);
+    AFTER UPDATE OF search_text, date, tenant_id, id ON mirror_transactions BEGIN
+        INSERT INTO mirror_text_fts(mirror_text_fts, rowid, {_TEXT_COLUMNS})
+        VALUES ('delete', {_OLD}, {_text("old")});
+        {_NUMBER}
+        INSERT INTO mirror_text_fts(rowid, {_TEXT_COLUMNS}) VALUES ({_NEW}, {_text("new")});
+    END""",  # noqa: S608 - constants, no input
+    f"""CREATE TRIGGER IF NOT EXISTS mirror_grams_au
+    AFTER UPDATE OF search_grams, date, tenant_id, id ON mirror_transactions BEGIN
         INSERT INTO mirror_grams_fts(mirror_grams_fts, rowid, search_grams)
         VALUES ('delete', {_OLD}, old.search_grams);
         {_NUMBER}
-        INSERT INTO mirror_text_fts(rowid, search_text) VALUES ({_NEW}, new.search_text);
         INSERT INTO mirror_grams_fts(rowid, search_grams) VALUES ({_NEW}, new.search_grams);
     END""",  # noqa: S608 - constants, no input
     "CREATE INDEX IF NOT EXISTS ix_mirror_keys ON mirror_transactions "
@@ -78,8 +88,8 @@ _SQLITE_CREATE = (
 )
 # Rows mirrored before this revision (the tables are new, so nothing is there to take out).
 _SQLITE_FILL = (
-    "INSERT INTO mirror_text_fts(rowid, search_text) SELECT :key, search_text "
-    "FROM mirror_transactions AS m".replace(":key", key_sql("m")),
+    "INSERT INTO mirror_text_fts(rowid, contact, reference, lines) SELECT :key, :text "
+    "FROM mirror_transactions AS m".replace(":key", key_sql("m")).replace(":text", _text("m")),
     "INSERT INTO mirror_grams_fts(rowid, search_grams) SELECT :key, search_grams "
     "FROM mirror_transactions AS m".replace(":key", key_sql("m")),
 )
