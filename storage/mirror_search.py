@@ -20,7 +20,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, Connection, column, func, literal_column, select, table, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    cast,
+    column,
+    func,
+    literal_column,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import TableClause, literal
 
@@ -28,13 +39,25 @@ from storage.db import Database
 from storage.mirror import MirrorRow, row_view
 from storage.models import MirrorSyncState, MirrorTransaction
 from storage.search_grams import gram_token, has_token
-from storage.search_keys import ID_MASK, day_end, day_start, key_range
+from storage.search_keys import (
+    ID_BITS,
+    ID_MASK,
+    JULIAN_EPOCH,
+    LAST_DAY,
+    TENANT_SHIFT,
+    day_end,
+    day_start,
+    key_range,
+)
 
 FTS_TABLE = "mirror_text_fts"
 GRAMS_TABLE = "mirror_grams_fts"
 KEYS_INDEX = "ix_mirror_keys"
 PG_INDEX = "ix_mirror_search_trgm"
 TRIGRAM = 3  # shortest term a trigram index can look up
+# Text matches worth a lookup each (about a microsecond or more); past this many, a search with
+# typed filters counts from the filters' index instead.
+_PROBES = 4000
 _TEXT = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 _GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
 _TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
@@ -193,16 +216,34 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
     residual = _typed(_K.c, tenant_id, f, scope=False)
     if not keys.dates_exact:
         residual.extend(_dates(_K.c, f))
+    typed = len(residual)
     residual.extend(func.instr(_K.c.search_text, t) > 0 for t in terms if not _exact_in_index(t))
     if contact and not _exact_in_column(contact):
         residual.append(func.instr(_sqlite_line(_K.c.search_text, 1), contact) > 0)
     if reference and not _exact_in_column(reference):
         residual.append(func.instr(_sqlite_line(_K.c.search_text, 2), reference) > 0)
 
+    reads_row = len(residual) > typed  # a test of the text itself, not only typed values
+
     def keyed(low: int, high: int):
         found = hits(low, high).subquery()
         return found.join(_K, _K.c.id == found.c.rowid.op("&")(ID_MASK))
 
+    if residual and not reads_row:
+        candidates = int(
+            session.scalar(select(func.count()).select_from(hits(keys.low, keys.high).subquery()))
+        )
+        if candidates > _PROBES:
+            # Many text matches, and only typed filters besides: walk the typed filters' own
+            # index and ask the text index's answer (held in memory once) about each entry,
+            # rather than look up every text match.
+            c = _T.__table__.c
+            where = [*_typed(c, tenant_id, f), _key_of(c, number).in_(hits(keys.low, keys.high))]
+            total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
+            if offset >= total or not limit:
+                return MirrorPage((), total)
+            page = select(_T).where(*where).order_by(*_order(c, oldest_first)).offset(offset).limit(limit)
+            return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
     if residual:
         total = int(
             session.scalar(select(func.count()).select_from(keyed(keys.low, keys.high)).where(*residual))
@@ -365,6 +406,12 @@ def _dates(c, f: MirrorFilter) -> list[ColumnElement[bool]]:
     if f.date_to is not None:
         clauses.append(c.date <= f.date_to)
     return clauses
+
+
+def _key_of(c, number: int):
+    """A row's search key (:func:`storage.search_keys.key_sql`) from an index entry's date and id."""
+    day = func.min(func.max(cast(func.julianday(c.date), Integer) - JULIAN_EPOCH, 0), LAST_DAY)
+    return literal(number << TENANT_SHIFT) + day.op("<<")(ID_BITS) + c.id
 
 
 def _rowid_of(oldest_first: bool):

@@ -308,7 +308,7 @@ class MirrorTransaction(Base):
         Index("ix_mirror_total", "tenant_id", "total_e4"),
         # Search: counting by type or exact amount reads the index alone, never the wide rows.
         Index("ix_mirror_type", "tenant_id", "type", "date", "is_reconciled"),
-        Index("ix_mirror_amount", "tenant_id", "total_e4", "date", "signed_e4"),
+        Index("ix_mirror_amount", "tenant_id", "total_e4", "date", "signed_e4", "type", "is_reconciled"),
     )
 
     id: Mapped[int] = mapped_column(MirrorKey, primary_key=True, autoincrement=True)

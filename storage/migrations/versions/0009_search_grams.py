@@ -15,8 +15,9 @@ rowid is the search key of :mod:`storage.search_keys` (organisation, day, row id
 search counts and orders its matches inside the index. Triggers keep them in step (a
 contentless table is told the old text to take out); a batch migration that rebuilds
 ``mirror_transactions`` must create them again (:func:`create_sqlite_index`).
-``ix_mirror_keys``, led by the row id, holds what the typed filters and the order read, for the
-searches that need more than the index.
+``ix_mirror_amount`` also holds type and status, so an amount range with ``type:`` is counted
+from the index. ``ix_mirror_keys``, led by the row id, holds what the typed filters and the
+order read, for the searches that need more than the text index.
 """
 
 from __future__ import annotations
@@ -122,8 +123,15 @@ def _backfill(bind) -> None:
         after = batch[-1][0]
 
 
+_AMOUNT = ["tenant_id", "total_e4", "date", "signed_e4"]
+
+
 def upgrade() -> None:
     bind = op.get_bind()
+    # The amount index covers type and status too: "min:100 max:200 type:spend" read every row
+    # in the amount range to see its type.
+    op.drop_index("ix_mirror_amount", table_name="mirror_transactions")
+    op.create_index("ix_mirror_amount", "mirror_transactions", [*_AMOUNT, "type", "is_reconciled"])
     if bind.dialect.name == "sqlite":
         # The trigram table keyed by row id gives way to the keyed one below.
         for name in _OLD_TRIGGERS:
@@ -147,6 +155,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     bind = op.get_bind()
+    op.drop_index("ix_mirror_amount", table_name="mirror_transactions")
+    op.create_index("ix_mirror_amount", "mirror_transactions", _AMOUNT)
     if bind.dialect.name == "sqlite":
         for name in _TRIGGERS:
             op.execute(f"DROP TRIGGER IF EXISTS {name}")
