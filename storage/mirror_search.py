@@ -58,6 +58,8 @@ TRIGRAM = 3  # shortest term a trigram index can look up
 # Text matches worth a lookup each (about a microsecond or more); past this many, a search with
 # typed filters counts from the filters' index instead.
 _PROBES = 4000
+# Rows a page may read whole to order the days it falls in (see _sqlite_page_by_days).
+_DAY_ROWS = 2000
 _TEXT = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 _GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
 _TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
@@ -152,8 +154,35 @@ def search_mirror(
         total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
         if offset >= total or not limit:
             return MirrorPage((), total)
+        if db.is_sqlite:
+            rows = _sqlite_page_by_days(session, where, offset, limit, total, oldest_first)
+            if rows is not None:
+                return MirrorPage(rows, total)
         page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
         return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
+
+
+def _sqlite_page_by_days(session, where, offset: int, limit: int, total: int, oldest_first: bool):
+    """The page from the days up to its last match, or None if those hold too many matches.
+
+    Ordered by BankTransactionID within a day, the page needs the rows themselves, and SQLite's
+    sampled statistics led it to read every matching row in an amount range to sort them (a
+    quarter second at 1M). The day of the page's last match comes from the same index as the
+    count, and only the matches from that day on are read whole.
+    """
+    c = _T.__table__.c
+    last = min(offset + limit, total) - 1
+    by_day = c.date.asc() if oldest_first else c.date.desc()
+    boundary = session.scalar(select(c.date).where(*where).order_by(by_day).offset(last).limit(1))
+    if boundary is None:
+        return None
+    within = c.date <= boundary if oldest_first else c.date >= boundary
+    ids = list(session.scalars(select(c.id).where(*where, within).limit(_DAY_ROWS + 1)))
+    if len(ids) > _DAY_ROWS:
+        return None
+    found = [row_view(r) for r in session.scalars(select(_T).where(_T.id.in_(ids)))]
+    found.sort(key=lambda r: (r.date, r.bank_transaction_id), reverse=not oldest_first)
+    return tuple(found[offset : offset + limit])
 
 
 def _order(c, oldest_first: bool):
