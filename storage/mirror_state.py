@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
-from storage.mirror import MirrorRow, delete_rows, forget_tenant, present_ids, write_rows
+from storage.mirror import MirrorRow, delete_rows, forget_tenant, present_versions, write_rows
 from storage.models import (
     GRANT_ACTIVE,
     TENANT_CONNECTED,
@@ -206,12 +206,15 @@ def apply_page(
     rows: Sequence[MirrorRow],
     removed_ids: Sequence[str] = (),
     state: Mapping[str, Any] | None = None,
+    only_newer: bool = False,
     now: Callable[[], datetime] = utcnow,
 ) -> PageApplied:
     """A page's rows and its checkpoint (``state``: column values), in one transaction.
 
     Only while ``owner`` holds the lease (else :class:`LeaseLost`, nothing written); the row
-    count moves by exactly the rows this page added and removed.
+    count moves by exactly the rows this page added and removed. ``only_newer`` skips rows the
+    mirror already holds at the same UpdatedDateUTC (a delta's overlap re-reads them; a sweep
+    must not skip them, since reconciling need not move the time).
     """
     moment = now()
     values = {**(state or {}), "updated_at": moment}
@@ -223,7 +226,7 @@ def apply_page(
         ).rowcount
         if held != 1:
             raise LeaseLost(tenant_id)
-        return _write(session, tenant_id, rows, removed_ids, moment)
+        return _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
 
 
 def write_through(
@@ -246,11 +249,23 @@ def write_through(
 
 
 def _write(
-    session, tenant_id: str, rows: Sequence[MirrorRow], removed_ids: Sequence[str], moment: datetime
+    session,
+    tenant_id: str,
+    rows: Sequence[MirrorRow],
+    removed_ids: Sequence[str],
+    moment: datetime,
+    *,
+    only_newer: bool = False,
 ) -> PageApplied:
     ids = [r.bank_transaction_id for r in rows]
-    existing = present_ids(session, tenant_id, ids) if ids else set()
-    inserted = len(set(ids) - existing)
+    existing = present_versions(session, tenant_id, ids) if ids else {}
+    if only_newer:
+        rows = [
+            r
+            for r in rows
+            if r.bank_transaction_id not in existing or existing[r.bank_transaction_id] < r.updated_utc
+        ]
+    inserted = len(set(ids) - existing.keys())
     written = write_rows(session, tenant_id, rows, stamp=moment)
     removed = delete_rows(session, tenant_id, removed_ids) if removed_ids else 0
     if inserted or removed:

@@ -12,9 +12,14 @@ under us and making a row nobody touched fall between two of them.
   and the position in one transaction), so a killed process resumes where it stopped; it
   spends at most ``daily_share`` of the organisation's daily Xero budget and carries on the
   next day, saying so in the state's ``last_error``.
-* **Delta** — the same walk from the bookmark (the newest UpdatedDateUTC Xero sent, never our
-  clock) minus :data:`OVERLAP`, so a change made later in the bookmark's own second is not
-  lost. DELETED and VOIDED transactions leave the mirror. Nothing changed costs one call.
+* **Delta** — from the bookmark (the newest UpdatedDateUTC Xero sent, never our clock) minus
+  :data:`OVERLAP`, so a change made later in the bookmark's own second is not lost. The first
+  page is read newest first: when it is not full, or its oldest row is no newer than the
+  bookmark, it holds every change, so nothing changed costs one call even when thousands of
+  transactions share the bookmark's second (Xero's If-Modified-Since is whole seconds, and a
+  bulk import stamps many alike). More than a page of changes falls back to the forward walk.
+  Rows re-read at the version the mirror holds are not written again. DELETED and VOIDED
+  transactions leave the mirror.
 * **Sweep** — ``where=IsReconciled==false``: Xero need not move UpdatedDateUTC when a
   transaction is reconciled, so an hourly sweep (and one before each digest) corrects the flag:
   rows in the sweep are upserted, unreconciled rows absent from it become reconciled.
@@ -55,6 +60,7 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 ORDER = "UpdatedDateUTC ASC"
+NEWEST_FIRST = "UpdatedDateUTC DESC"  # a delta's first look: one call when nothing changed
 OVERLAP = timedelta(seconds=5)  # deltas re-read the bookmark's last seconds: Xero is exact only to the second
 LEASE = timedelta(seconds=120)  # longer than one page can take (a read with every retry)
 SWEEP_EVERY = timedelta(minutes=55)  # the clock looks every few minutes: "at least hourly"
@@ -489,9 +495,17 @@ class SyncService:
         self._walk(run, cut, page, bookmark, checkpoint, progress)
 
     def _delta(self, run: _Run, state: SyncStateView) -> None:
+        """Changes since the bookmark: newest first, so "nothing changed" is one call however many
+        transactions share the bookmark's second (a bulk import stamps thousands alike).
+
+        The first page, ``UpdatedDateUTC DESC`` from the bookmark's second minus :data:`OVERLAP`,
+        holds every change if it is not full or if its oldest row is no newer than the bookmark:
+        everything beyond it is older still, and the mirror already holds everything up to the
+        bookmark. Otherwise (more than a page of changes) the forward walk reads them in order,
+        from the same cut, and the bookmark moves only as that walk does.
+        """
         run.did.append("delta")
         bookmark = state.bookmark_utc
-        cut = _second(bookmark) - OVERLAP if bookmark is not None else None
 
         def checkpoint(next_cut, next_page, newest, item_count, done, asked_at):
             values = {}
@@ -501,41 +515,91 @@ class SyncService:
                 values.update(last_delta_at=asked_at, last_error=None)
             return values
 
-        self._walk(run, cut, 1, bookmark, checkpoint, None)
+        if bookmark is None:  # an organisation with no transactions yet: read from the start
+            self._walk(run, None, 1, None, checkpoint, None)
+            return
+        cut = _second(bookmark) - OVERLAP
+        asked_at = self._now()
+        result = self._list(run, EVERYTHING, page=1, modified_since=cut, order=NEWEST_FIRST)
+        txns = result.transactions
+        oldest = min((t.updated_date_utc for t in txns), default=None)
+        covered = not self._more(result) or (oldest is not None and oldest <= bookmark)
+        values: dict = {}
+        if covered:
+            newest = max((t.updated_date_utc for t in txns), default=bookmark)
+            values = checkpoint(None, 1, newest if newest > bookmark else None, None, True, asked_at)
+        self._apply(run, txns, values, only_newer=True)
+        if not covered:
+            self._walk(run, cut, 1, bookmark, checkpoint, None, only_newer=True)
 
-    def _walk(self, run: _Run, cut, page: int, bookmark, checkpoint, progress: Progress | None) -> None:
-        """Read forward by UpdatedDateUTC from ``cut`` (page ``page`` of it) to the end."""
+    def _walk(
+        self,
+        run: _Run,
+        cut,
+        page: int,
+        bookmark,
+        checkpoint,
+        progress: Progress | None,
+        *,
+        only_newer: bool = False,
+    ) -> None:
+        """Read forward by UpdatedDateUTC from ``cut`` (page ``page`` of it) to the end.
+
+        Mid-walk the bookmark only claims what is certainly read: every row before the last
+        row's second (rows sharing that second, even that millisecond, may run on to the next
+        page). The last page claims its newest row.
+        """
         while True:
             asked_at = self._now()
             result = self._list(run, EVERYTHING, page=page, modified_since=cut, order=ORDER)
             txns = result.transactions
-            more = result.has_more if result.has_more is not None else len(txns) >= self.settings.page_size
-            more = more and bool(txns)
-            newest = max((t.updated_date_utc for t in txns), default=None)
-            if newest is not None and bookmark is not None and newest < bookmark:
+            more = self._more(result)
+            next_cut, next_page = cut, page
+            if more:
+                last_second = _second(txns[-1].updated_date_utc)
+                newest = last_second - timedelta(milliseconds=1)
+                if cut is None or last_second - timedelta(seconds=1) > cut:
+                    next_cut, next_page = last_second - timedelta(seconds=1), 1
+                else:
+                    next_page = page + 1
+            else:
+                newest = max((t.updated_date_utc for t in txns), default=None)
+            if newest is not None and bookmark is not None and newest <= bookmark:
                 newest = None  # never move the bookmark back
             if newest is not None:
                 bookmark = newest
-            next_cut, next_page = cut, page
-            if more:
-                last_second = _second(txns[-1].updated_date_utc) - timedelta(seconds=1)
-                if cut is None or last_second > cut:
-                    next_cut, next_page = last_second, 1
-                else:
-                    next_page = page + 1
             values = checkpoint(next_cut, next_page, newest, result.item_count, not more, asked_at)
-            live = [row_from_transaction(t) for t in txns if is_live(t)]
-            gone = [t.bank_transaction_id for t in txns if not is_live(t)]
-            applied = state_store.apply_page(
-                self.db, run.tenant_id, run.owner, rows=live, removed_ids=gone, state=values, now=self._now
-            )
-            run.written += applied.written
-            run.removed += applied.removed
+            self._apply(run, txns, values, only_newer=only_newer)
             if progress is not None:
                 _report(progress, self.freshness(run.tenant_id))
             if not more:
                 return
             cut, page = next_cut, next_page
+
+    def _more(self, result) -> bool:
+        more = (
+            result.has_more
+            if result.has_more is not None
+            else len(result.transactions) >= self.settings.page_size
+        )
+        return more and bool(result.transactions)
+
+    def _apply(self, run: _Run, txns, values, *, only_newer: bool = False) -> None:
+        """One page into the mirror with its checkpoint; deleted and voided ones leave it."""
+        live = [row_from_transaction(t) for t in txns if is_live(t)]
+        gone = [t.bank_transaction_id for t in txns if not is_live(t)]
+        applied = state_store.apply_page(
+            self.db,
+            run.tenant_id,
+            run.owner,
+            rows=live,
+            removed_ids=gone,
+            state=values,
+            only_newer=only_newer,
+            now=self._now,
+        )
+        run.written += applied.written
+        run.removed += applied.removed
 
     def _list(self, run: _Run, f: TransactionFilter, *, page: int, modified_since=None, order: str):
         """One sync call: the lease renewed and the call paid for first."""

@@ -338,3 +338,52 @@ def test_mirror_commands_show_sync_and_forget(world, capsys):
     assert f"{rows:,} row(s) deleted" in capsys.readouterr().out
     assert mirrored(world.db, tenant) == {}
     assert run(argparse.Namespace(action="forget", org="no such org"), world.services) == 1
+
+
+def _sharing_the_newest_millisecond(sb, tenant) -> int:
+    stamps = [t["UpdatedDateUTC"] for t in sb.transactions(tenant)]
+    return stamps.count(max(stamps, key=lambda s: int(s[6:-2].split("+")[0])))
+
+
+def test_a_no_change_delta_is_one_call_when_more_than_a_page_share_the_bookmarks_second(world):
+    # The generator stamps every edit it would date in the future at one moment (a bulk import
+    # does the same at Xero): more of them than a page holds, so re-reading the bookmark's
+    # second forward would take several pages.
+    tenant = synced(world)
+    shared = _sharing_the_newest_millisecond(world.sb, tenant)
+    assert shared >= 3
+    narrow = SyncService(
+        world.db,
+        world.services.xero,
+        world.services.tokens,
+        settings=MirrorSettings(page_size=shared - 1),
+        now=world.bot_now,
+    )
+    before = mirrored(world.db, tenant)
+
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls == 1 and len(list_calls(world)) == 1
+    assert outcome.rows_written == 0  # the overlap's re-read rows are the ones already held
+    assert mirrored(world.db, tenant) == before
+
+    # A change after them still comes in one call, and so do more changes than a page.
+    spend = [
+        t
+        for t in world.sb.transactions(tenant)
+        if t["Status"] == "AUTHORISED" and t["Type"] in ("SPEND", "RECEIVE") and not t["IsReconciled"]
+    ]
+    world.sb.edit_transaction(tenant, spend[0]["BankTransactionID"], reference="AFTER-THE-CROWD")
+    world.sb.clear_requests()
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls == 1
+    assert mirrored(world.db, tenant)[spend[0]["BankTransactionID"]][0] == "AFTER-THE-CROWD"
+
+    for n, t in enumerate(spend[1 : shared + 2]):
+        world.sb.edit_transaction(tenant, t["BankTransactionID"], reference=f"MANY-{n}")
+    world.sb.delete_transaction(tenant, spend[-1]["BankTransactionID"])
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls > 1
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    world.sb.clear_requests()
+    assert narrow.delta(tenant).calls == 1  # and then nothing is left to read
+    narrow.close()
