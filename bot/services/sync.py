@@ -43,6 +43,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bot.services.errors import NotConnected
 from bot.services.freshness import Freshness
 from bot.services.mirror_rows import is_live, row_from_transaction
@@ -54,6 +56,7 @@ from bot.xero.models import BankTransaction
 from storage import mirror_state as state_store
 from storage.db import Database
 from storage.mirror import forget_tenant
+from storage.mirror_search import refresh_statistics
 from storage.mirror_state import LeaseLost, SyncStateView
 from storage.models import utcnow
 
@@ -493,6 +496,18 @@ class SyncService:
             return values
 
         self._walk(run, cut, page, bookmark, checkpoint, progress)
+        done = state_store.get_sync_state(self.db, run.tenant_id)
+        if done is not None and done.complete:
+            self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """The planner's picture of the mirror, once it is whole: without it SQLite walks the date
+        index for an exact amount or a rare word, hundreds of times slower on a big organisation.
+        The copy is complete either way; a search asks again (SQLite) if this fails."""
+        try:
+            refresh_statistics(self.db)
+        except SQLAlchemyError:
+            log.warning("mirror: planner statistics not refreshed", exc_info=True)
 
     def _delta(self, run: _Run, state: SyncStateView) -> None:
         """Changes since the bookmark: newest first, so "nothing changed" is one call however many

@@ -387,3 +387,32 @@ def test_a_no_change_delta_is_one_call_when_more_than_a_page_share_the_bookmarks
     world.sb.clear_requests()
     assert narrow.delta(tenant).calls == 1  # and then nothing is left to read
     narrow.close()
+
+
+def _planner_knows_the_mirror(db) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            has = conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first()
+            return bool(has) and bool(
+                conn.execute(text("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'mirror_transactions'")).first()
+            )
+        # TRUNCATE between tests resets reltuples to -1 ("never analysed").
+        tuples = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'mirror_transactions'"))
+        return tuples.scalar() > 0
+
+
+def test_the_planner_learns_the_mirror_when_the_first_sync_completes(world):
+    from sqlalchemy import text
+
+    tenant = tenant_of(world)
+    with world.db.engine.begin() as conn:
+        if world.db.is_sqlite:
+            conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+        else:
+            conn.execute(text("TRUNCATE mirror_transactions"))
+    assert not _planner_knows_the_mirror(world.db)
+    outcome = world.services.sync.sync(tenant)
+    assert outcome.complete
+    assert _planner_knows_the_mirror(world.db)
