@@ -50,7 +50,7 @@ from bot.services.freshness import Freshness
 from bot.services.mirror_rows import is_live, row_from_transaction
 from bot.services.tokens import GrantGone, TokenService
 from bot.xero.client import MAX_PAGE_SIZE, XeroClient
-from bot.xero.errors import RateLimited, XeroError
+from bot.xero.errors import RateLimited, XeroError, XeroForbidden
 from bot.xero.filters import TransactionFilter
 from bot.xero.models import BankTransaction
 from storage import mirror_state as state_store
@@ -405,7 +405,7 @@ class SyncService:
             # Our lease ran out and another process carries on (or the organisation was
             # forgotten): what we wrote is checkpointed, the rest is theirs.
             log.info("mirror: %s: lease lost; another process carries on", tenant_id)
-        except NotConnected:
+        except (NotConnected, XeroForbidden):
             error = "Xero refused every connection that holds this organisation; it needs reconnecting"
         except (XeroError, GrantGone) as exc:
             error = _describe(exc)
@@ -624,14 +624,22 @@ class SyncService:
         ):
             raise BudgetSpent(run.tenant_id)
         run.calls += 1
-        return self._xero.list_bank_transactions(
-            run.source,  # type: ignore[arg-type]
-            f,
-            page=page,
-            page_size=self.settings.page_size,
-            order=order,
-            modified_since=modified_since,
-        )
+        try:
+            return self._xero.list_bank_transactions(
+                run.source,  # type: ignore[arg-type]
+                f,
+                page=page,
+                page_size=self.settings.page_size,
+                order=order,
+                modified_since=modified_since,
+            )
+        except XeroForbidden:
+            # This login lost the organisation at Xero (someone disconnected it there); another
+            # user's grant may still hold it. The same page again with the next one.
+            if not run.source.next_grant():  # type: ignore[attr-defined]
+                raise
+            log.info("mirror: %s: Xero refused one grant (403); trying the next", run.tenant_id)
+        return self._list(run, f, page=page, modified_since=modified_since, order=order)
 
     # ------------------------------------------------------------------ the sweep
 
@@ -684,11 +692,17 @@ class _FallbackSource:
             try:
                 return self._current.access_token(force_refresh)
             except (NotConnected, GrantGone):
-                self._grants.pop(0)
-                if not self._grants:
+                if not self.next_grant():
                     raise
-                self._current = self._tokens.source_for_grant(self._grants[0], self.tenant_id)
                 force_refresh = False
+
+    def next_grant(self) -> bool:
+        """Give up the current grant for the next holder; False when none is left."""
+        if len(self._grants) <= 1:
+            return False
+        self._grants.pop(0)
+        self._current = self._tokens.source_for_grant(self._grants[0], self.tenant_id)
+        return True
 
 
 def _second(moment: datetime) -> datetime:

@@ -416,3 +416,37 @@ def test_the_planner_learns_the_mirror_when_the_first_sync_completes(world):
     outcome = world.services.sync.sync(tenant)
     assert outcome.complete
     assert _planner_knows_the_mirror(world.db)
+
+
+def test_a_grant_xero_refuses_for_the_organisation_gives_way_to_the_next_that_holds_it(world):
+    from storage.mirror_state import grants_holding
+    from storage.models import Grant
+
+    tenant = tenant_of(world)
+    bob = world.sb.add_user("bob@example.com", "Bob", "Tane")  # his own Xero login
+    world.sb.login_as(bob["xero_user_id"])
+    world.consent("U0BOB")
+    holders = grants_holding(world.db, tenant)
+    assert len(holders) == 2
+    with world.db.session() as session:
+        first_login = session.get(Grant, holders[0]).xero_user_id
+    # The login the sync asks first loses the organisation at Xero; the other still holds it.
+    assert world.sb.disconnect_at_xero(first_login, tenant) == 1
+    world.sb.clear_requests()
+
+    outcome = world.services.sync.sync(tenant)
+
+    assert outcome.complete and outcome.error is None, outcome
+    assert [c.status for c in list_calls(world)][0] == 403  # refused once, then read with the other
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    assert get_sync_state(world.db, tenant).last_error is None
+
+
+def test_when_xero_refuses_every_grant_that_holds_it_the_sync_says_it_needs_reconnecting(world):
+    tenant = synced(world)
+    world.sb.disconnect_at_xero(world.sb.user["xero_user_id"], tenant)
+    world.sb.clock.advance(400)
+    outcome = world.services.sync.sync(tenant)
+    assert outcome.error and "reconnecting" in outcome.error
+    assert "reconnecting" in get_sync_state(world.db, tenant).last_error
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)  # what was read stays
