@@ -143,7 +143,7 @@ def mirror_progress(db: Database, tenant_id: str) -> MirrorProgress | None:
         state = session.get(MirrorSyncState, tenant_id)
         if state is None:
             return None
-        moments = [m for m in (state.first_sync_completed_at, state.last_delta_at, state.last_full_at) if m]
+        moments = [m for m in (state.first_sync_completed_at, state.last_delta_at) if m]  # not a sweep's
         return MirrorProgress(
             complete=state.first_sync_completed_at is not None,
             in_step_at=max(moments) if moments else None,

@@ -292,22 +292,36 @@ def unreconciled_ids(
         return set(session.scalars(query))
 
 
-def date_chunks(db: Database, tenant_id: str, max_rows: int) -> list[tuple[date | None, date | None]]:
-    """Date ranges (inclusive, open at both ends) each holding at most ``max_rows`` mirrored rows.
+def unreconciled_count(db: Database, tenant_id: str, *, date_from: date | None = None) -> int:
+    """How many the mirror has as unreconciled (from ``date_from``): what a sweep will read."""
+    query = select(func.count()).where(
+        MirrorTransaction.tenant_id == tenant_id, MirrorTransaction.is_reconciled.is_(False)
+    )
+    if date_from is not None:
+        query = query.where(MirrorTransaction.date >= date_from)
+    with db.session() as session:
+        return session.scalar(query) or 0
+
+
+def date_chunks(
+    db: Database, tenant_id: str, max_rows: int, *, date_from: date | None = None
+) -> list[tuple[date | None, date | None]]:
+    """Date ranges (inclusive, open at the end; from ``date_from`` or open) each holding at most
+    ``max_rows`` mirrored rows.
 
     Xero refuses a filter on an unindexed field (IsReconciled) that leaves more than 100,000
     transactions to scan, so a sweep of a big organisation goes range by range; the mirror
     itself says where to cut.
     """
+    query = select(MirrorTransaction.date, func.count()).where(MirrorTransaction.tenant_id == tenant_id)
+    if date_from is not None:
+        query = query.where(MirrorTransaction.date >= date_from)
     with db.session() as session:
         counts = session.execute(
-            select(MirrorTransaction.date, func.count())
-            .where(MirrorTransaction.tenant_id == tenant_id)
-            .group_by(MirrorTransaction.date)
-            .order_by(MirrorTransaction.date)
+            query.group_by(MirrorTransaction.date).order_by(MirrorTransaction.date)
         ).all()
     chunks: list[tuple[date | None, date | None]] = []
-    start: date | None = None
+    start: date | None = date_from
     filled = 0
     for day, n in counts:
         if filled and filled + n > max_rows:
@@ -466,6 +480,7 @@ __all__ = [
     "reserve_call",
     "restart_first_sync",
     "take_lease",
+    "unreconciled_count",
     "unreconciled_ids",
     "write_through",
 ]

@@ -21,8 +21,13 @@ under us and making a row nobody touched fall between two of them.
   Rows re-read at the version the mirror holds are not written again. DELETED and VOIDED
   transactions leave the mirror.
 * **Sweep** — ``where=IsReconciled==false``: Xero need not move UpdatedDateUTC when a
-  transaction is reconciled, so an hourly sweep (and one before each digest) corrects the flag:
-  rows in the sweep are upserted, unreconciled rows absent from it become reconciled.
+  transaction is reconciled, so a sweep corrects the flag: rows in it are upserted, unreconciled
+  rows of the range absent from it become reconciled. The whole list is 180 calls at a million
+  rows, more than the day's share, so the clock's hourly sweep reads only what is dated in the
+  last 90 days and a full sweep runs at most daily, both stretched to fit what the deltas leave
+  of the share (:mod:`bot.services.sweep_plan` says what they cost). The digest's sweep is full
+  whenever the budget allows one that often, else the recent window; the outcome says which
+  (``full_sweep``, ``swept_from``).
 
 One sync per organisation at a time across processes: a lease in ``mirror_sync_state``
 (:mod:`storage.mirror_state`). Calls go through ``xero.background()``, the lane for work no
@@ -41,13 +46,15 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.services import sweep_plan
 from bot.services.errors import NotConnected
 from bot.services.freshness import Freshness
 from bot.services.mirror_rows import is_live, row_from_transaction
+from bot.services.sweep_plan import SweepPlan
 from bot.services.tokens import GrantGone, TokenService
 from bot.xero.client import MAX_PAGE_SIZE, XeroClient
 from bot.xero.errors import RateLimited, XeroError, XeroForbidden
@@ -66,7 +73,6 @@ ORDER = "UpdatedDateUTC ASC"
 NEWEST_FIRST = "UpdatedDateUTC DESC"  # a delta's first look: one call when nothing changed
 OVERLAP = timedelta(seconds=5)  # deltas re-read the bookmark's last seconds: Xero is exact only to the second
 LEASE = timedelta(seconds=120)  # longer than one page can take (a read with every retry)
-SWEEP_EVERY = timedelta(minutes=55)  # the clock looks every few minutes: "at least hourly"
 SWEEP_CHUNK_ROWS = 80_000  # below Xero's 100,000-row limit for filters on unindexed fields
 POLL_SECONDS = 0.1
 SYNC_ALL_WORKERS = 4
@@ -107,6 +113,8 @@ class SyncOutcome:
     rows_written: int = 0
     rows_removed: int = 0
     reconciled: int = 0  # rows the sweep found reconciled in Xero
+    full_sweep: bool = False  # the sweep read every unreconciled transaction
+    swept_from: date | None = None  # else it read those dated from this day
     complete: bool = False  # the mirror now holds every transaction
     busy: bool = False  # another process was syncing it: nothing was done here
     paused: bool = False  # the day's share of Xero calls is spent: continues tomorrow
@@ -155,6 +163,8 @@ class _Run:
     removed: int = 0
     reconciled: int = 0
     did: list[str] = field(default_factory=list)
+    swept_from: date | None = None
+    full_sweep: bool = False
 
 
 Progress = Callable[[Freshness], None]
@@ -274,7 +284,9 @@ class SyncService:
         return self._leased(tenant_id, run_delta)
 
     def sweep(self, tenant_id: str, *, wait: float = 30.0) -> SyncOutcome:
-        """Correct reconciled flags now (the digest calls this just before it is built).
+        """Correct reconciled flags now (the digest calls this just before it is built): the full
+        sweep when the budget allows one (at most hourly), else the recent window — see
+        :mod:`bot.services.sweep_plan`. ``did`` holds "sweep" either way.
 
         Waits up to ``wait`` s for another process's sync of the organisation to finish.
         """
@@ -282,7 +294,7 @@ class SyncService:
         def run_sweep(run: _Run) -> None:
             current = state_store.get_sync_state(self.db, tenant_id)
             if current is not None and current.complete:
-                self._sweep(run)
+                self._sweep(run, self._sweep_plan(current, force=True))
 
         state = state_store.get_sync_state(self.db, tenant_id)
         if state is None or not state.complete:
@@ -325,7 +337,30 @@ class SyncService:
         return delta_due or self._sweep_due(state)
 
     def _sweep_due(self, state: SyncStateView) -> bool:
-        return state.last_sweep_at is None or self._now() - state.last_sweep_at >= SWEEP_EVERY
+        return self._sweep_plan(state) is not None
+
+    def _sweep_plan(self, state: SyncStateView, *, force: bool = False) -> SweepPlan | None:
+        """The sweep due now (``force``: the digest's, always one), priced from the mirror."""
+        now = self._now()
+        last_sweep, last_full = state.last_sweep_at, state.last_full_at
+        if not force and not sweep_plan.cheap_check(now, last_sweep=last_sweep, last_full=last_full):
+            return None
+        ranges = max(1, -(-state.row_count // SWEEP_CHUNK_ROWS))
+        size = self.settings.page_size
+        recent = state_store.unreconciled_count(
+            self.db, state.tenant_id, date_from=sweep_plan.recent_from(now)
+        )
+        full = state_store.unreconciled_count(self.db, state.tenant_id)
+        return sweep_plan.plan(
+            now,
+            last_sweep=last_sweep,
+            last_full=last_full,
+            recent_calls=sweep_plan.calls_for(recent, 1, size),
+            full_calls=sweep_plan.calls_for(full, ranges, size),
+            daily_calls=self.settings.daily_calls,
+            interval=self.settings.interval,
+            force=force,
+        )
 
     def held(self) -> dict[str, str]:
         """Organisations some active grant holds (tenant id → name): what the clock keeps."""
@@ -422,6 +457,8 @@ class SyncService:
             rows_written=run.written,
             rows_removed=run.removed,
             reconciled=run.reconciled,
+            full_sweep=run.full_sweep,
+            swept_from=run.swept_from,
             complete=bool(state and state.complete),
             paused=paused,
             error=error,
@@ -451,8 +488,9 @@ class SyncService:
         else:
             self._delta(run, state)
         state = state_store.get_sync_state(self.db, run.tenant_id)
-        if state is not None and state.complete and self._sweep_due(state):
-            self._sweep(run)
+        due = self._sweep_plan(state) if state is not None and state.complete else None
+        if due is not None:
+            self._sweep(run, due)
 
     # ------------------------------------------------------------------ first sync and delta
 
@@ -643,14 +681,20 @@ class SyncService:
 
     # ------------------------------------------------------------------ the sweep
 
-    def _sweep(self, run: _Run) -> None:
+    def _sweep(self, run: _Run, due: SweepPlan) -> None:
+        """Re-read Xero's unreconciled list (from ``due.date_from``): rows in it are upserted,
+        rows the mirror has as unreconciled in that range and Xero no longer lists are reconciled."""
         run.did.append("sweep")
+        run.swept_from = due.date_from
+        run.full_sweep = due.full
         started = self._now()
         state = state_store.get_sync_state(self.db, run.tenant_id)
         if state is not None and state.row_count > SWEEP_CHUNK_ROWS:
-            ranges = state_store.date_chunks(self.db, run.tenant_id, SWEEP_CHUNK_ROWS)
+            ranges = state_store.date_chunks(
+                self.db, run.tenant_id, SWEEP_CHUNK_ROWS, date_from=due.date_from
+            )
         else:
-            ranges = [(None, None)]
+            ranges = [(due.date_from, None)]
         for date_from, date_to in ranges:
             seen: set[str] = set()
             f = TransactionFilter(
@@ -674,7 +718,8 @@ class SyncService:
             run.reconciled += state_store.mark_reconciled(
                 self.db, run.tenant_id, run.owner, stale - seen, mirrored_before=started
             )
-        state_store.record_outcome(self.db, run.tenant_id, values={"last_sweep_at": started}, now=self._now)
+        done = {"last_sweep_at": started, **({"last_full_at": started} if due.full else {})}
+        state_store.record_outcome(self.db, run.tenant_id, values=done, now=self._now)
 
 
 class _FallbackSource:

@@ -12,6 +12,7 @@ import pytest
 
 from bot.demo.xero_world import TEAM, make_world
 from bot.sandbox.xero import SandboxClock
+from bot.services.sweep_plan import RECENT_DAYS
 from bot.services.sync import LEASE, OVERLAP, MirrorSettings, SyncService
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -97,10 +98,23 @@ def test_a_delta_when_nothing_changed_is_one_call_and_changes_nothing(world):
     assert mirrored(world.db, tenant) == before
 
 
+def _dated(t) -> datetime:
+    return datetime.fromtimestamp(int(t["Date"][6:-2].split("+")[0]) / 1000, UTC)
+
+
+def _authorised(world, tenant, *, recent: bool) -> list[dict]:
+    """Live transactions dated inside the recent sweep's window (or well before it)."""
+    now = world.bot_now()
+    txns = [t for t in world.sb.transactions(tenant) if t["Status"] == "AUTHORISED"]
+    if recent:
+        return [t for t in txns if now - _dated(t) < timedelta(days=RECENT_DAYS - 5)]
+    return [t for t in txns if now - _dated(t) > timedelta(days=RECENT_DAYS + 5)]
+
+
 def test_the_reconciled_sweep_corrects_flags_a_delta_cannot_see(world):
     tenant = synced(world)
     sb = world.sb
-    txns = [t for t in sb.transactions(tenant) if t["Status"] == "AUTHORISED"]
+    txns = _authorised(world, tenant, recent=True)
     open_one = next(t for t in txns if not t["IsReconciled"])
     done_one = next(t for t in txns if t["IsReconciled"])
     sb.reconcile_transaction(tenant, open_one["BankTransactionID"])  # UpdatedDateUTC stays
@@ -118,6 +132,37 @@ def test_the_reconciled_sweep_corrects_flags_a_delta_cannot_see(world):
     wheres = [c.query.get("where", "") for c in list_calls(world)]
     assert wheres and all("IsReconciled==false" in w for w in wheres)
     assert get_sync_state(world.db, tenant).last_sweep_at is not None
+
+
+def test_the_hourly_sweep_reads_the_recent_window_and_the_daily_one_everything(world):
+    tenant = synced(world)
+    sb = world.sb
+    old = next(t for t in _authorised(world, tenant, recent=False) if not t["IsReconciled"])
+    new = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    sb.reconcile_transaction(tenant, old["BankTransactionID"])
+    sb.reconcile_transaction(tenant, new["BankTransactionID"])
+    unreconciled = sum(1 for t in in_xero(sb, tenant).values() if not t[1])
+
+    sb.clock.advance(56 * 60)  # the clock's hourly sweep: only what is dated recently
+    outcome = world.services.sync.sync(tenant)
+    assert "sweep" in outcome.did and not outcome.full_sweep and outcome.error is None
+    assert outcome.swept_from == (world.bot_now() - timedelta(days=RECENT_DAYS)).date()
+    rows = mirrored(world.db, tenant)
+    assert rows[new["BankTransactionID"]][1] is True
+    assert rows[old["BankTransactionID"]][1] is False  # older than the window: not read
+    sweep_calls = [c for c in list_calls(world) if "IsReconciled" in c.query.get("where", "")]
+    assert sweep_calls and all("Date>=DateTime(" in c.query["where"] for c in sweep_calls)
+    assert len(sweep_calls) < unreconciled / 1000 + 1  # fewer rows than the whole list
+
+    world.sb.clear_requests()
+    sb.clock.advance(24 * 3600)  # a day on: the full sweep, every unreconciled transaction
+    outcome = world.services.sync.sync(tenant)
+    assert "sweep" in outcome.did and outcome.full_sweep and outcome.error is None
+    assert mirrored(world.db, tenant) == in_xero(sb, tenant)
+    sweep_calls = [c for c in list_calls(world) if "IsReconciled" in c.query.get("where", "")]
+    assert sweep_calls and not any("Date" in c.query["where"] for c in sweep_calls)
+    state = get_sync_state(world.db, tenant)
+    assert state.last_full_at == state.last_sweep_at
 
 
 def test_an_edit_writes_through_to_the_mirror_at_once(world):
@@ -312,12 +357,22 @@ def test_the_digest_sweeps_the_mirror_just_before_it_is_built(world):
     from bot.services.digest import digest_service
 
     tenant = synced(world)
-    txns = world.sb.transactions(tenant)
-    txn = next(t for t in txns if t["Status"] == "AUTHORISED" and not t["IsReconciled"])
+    txn = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    old = next(t for t in _authorised(world, tenant, recent=False) if not t["IsReconciled"])
     world.sb.reconcile_transaction(tenant, txn["BankTransactionID"])
-    digest_service(world.services).build_now(TEAM, USER)
-    assert mirrored(world.db, tenant)[txn["BankTransactionID"]][1] is True
+    world.sb.reconcile_transaction(tenant, old["BankTransactionID"])
+    digest = digest_service(world.services)
+    before = digest.build_now(TEAM, USER)
+    rows = mirrored(world.db, tenant)
+    assert rows[txn["BankTransactionID"]][1] is True
+    # Every flag was read a moment ago (the first sync): older ones are as of then.
+    assert rows[old["BankTransactionID"]][1] is False
     assert get_sync_state(world.db, tenant).last_sweep_at is not None
+
+    world.sb.clock.advance(3601)  # a small organisation's full sweep fits hourly: the digest's is full
+    after = digest.build_now(TEAM, USER)
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    assert after.complete and after.count == before.count - 1
 
 
 def test_mirror_commands_show_sync_and_forget(world, capsys):
