@@ -18,14 +18,14 @@ User text reaches the database only as bound parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import ColumnElement, Connection, column, func, select, table, text
 from sqlalchemy.sql.expression import literal
 
 from storage.db import Database
 from storage.mirror import MirrorRow, row_view
-from storage.models import MirrorSyncState, MirrorTransaction
+from storage.models import MirrorTransaction
 
 FTS_TABLE = "mirror_search_fts"
 PG_INDEX = "ix_mirror_search_trgm"
@@ -125,32 +125,6 @@ def mirror_bank_accounts(db: Database, tenant_id: str) -> list[MirrorAccount]:
         for account_id, code, name in session.execute(query):
             found.setdefault(account_id, MirrorAccount(account_id, code, name or ""))
     return list(found.values())
-
-
-@dataclass(frozen=True)
-class MirrorProgress:
-    """What the sync state says of a mirror, as far as search needs it."""
-
-    complete: bool
-    in_step_at: datetime | None  # the newest moment the mirror was known in step with Xero
-    rows: int
-    expected: int | None
-    last_error: str | None
-
-
-def mirror_progress(db: Database, tenant_id: str) -> MirrorProgress | None:
-    with db.session() as session:
-        state = session.get(MirrorSyncState, tenant_id)
-        if state is None:
-            return None
-        moments = [m for m in (state.first_sync_completed_at, state.last_delta_at) if m]  # not a sweep's
-        return MirrorProgress(
-            complete=state.first_sync_completed_at is not None,
-            in_step_at=max(moments) if moments else None,
-            rows=state.row_count,
-            expected=state.first_sync_expected,
-            last_error=state.last_error,
-        )
 
 
 def refresh_statistics(db: Database) -> None:
@@ -270,11 +244,10 @@ __all__ = [
     "MirrorAccount",
     "MirrorFilter",
     "MirrorPage",
-    "MirrorProgress",
-    "mirror_progress",
     "ensure_statistics",
     "refresh_statistics",
     "mirror_bank_accounts",
     "search_mirror",
     "text_index",
+    "unreconciled_rows",
 ]
