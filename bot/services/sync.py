@@ -158,6 +158,7 @@ class _Run:
     tenant_id: str
     owner: str
     source: object
+    for_digest: bool = False  # the digest's own read: a person's lane and the whole day's budget
     calls: int = 0
     written: int = 0
     removed: int = 0
@@ -186,6 +187,7 @@ class SyncService:
     ) -> None:
         self.db = db
         self._xero = xero.background()
+        self._xero_now = xero  # the foreground lane, for the read a digest waits on
         self._tokens = tokens
         self.settings = settings or MirrorSettings()
         self._now = now
@@ -283,12 +285,16 @@ class SyncService:
 
         return self._leased(tenant_id, run_delta)
 
-    def sweep(self, tenant_id: str, *, wait: float = 30.0) -> SyncOutcome:
+    def sweep(self, tenant_id: str, *, wait: float = 30.0, for_digest: bool = False) -> SyncOutcome:
         """Correct reconciled flags now (the digest calls this just before it is built): the full
         sweep when the budget allows one (at most hourly), else the recent window — see
         :mod:`bot.services.sweep_plan`. ``did`` holds "sweep" either way.
 
         Waits up to ``wait`` s for another process's sync of the organisation to finish.
+        ``for_digest``: this sweep *is* the digest's read of Xero (it used to page through the
+        unreconciled list itself), so it goes in the foreground lane and may use the day's
+        whole budget, not the background's share — a busy minute must not leave the digest
+        built from Xero while its "Show all" lists an unswept copy.
         """
 
         def run_sweep(run: _Run) -> None:
@@ -299,7 +305,7 @@ class SyncService:
         state = state_store.get_sync_state(self.db, tenant_id)
         if state is None or not state.complete:
             return SyncOutcome(tenant_id)  # nothing is read from the mirror before it is whole
-        return self._leased(tenant_id, run_sweep, wait=wait)
+        return self._leased(tenant_id, run_sweep, wait=wait, for_digest=for_digest)
 
     sweep_unreconciled = sweep
 
@@ -409,7 +415,9 @@ class SyncService:
     def _owner(self) -> str:
         return f"{self._who}:{uuid.uuid4().hex[:8]}"
 
-    def _leased(self, tenant_id: str, work: Callable[[_Run], None], *, wait: float = 0.0) -> SyncOutcome:
+    def _leased(
+        self, tenant_id: str, work: Callable[[_Run], None], *, wait: float = 0.0, for_digest: bool = False
+    ) -> SyncOutcome:
         owner = self._owner()
         give_up = time.monotonic() + wait
         while not state_store.take_lease(self.db, tenant_id, owner, self._now() + LEASE, now=self._now):
@@ -418,18 +426,20 @@ class SyncService:
                 return SyncOutcome(tenant_id, complete=bool(state and state.complete), busy=True)
             self._sleep(POLL_SECONDS)
         try:
-            return self._under_lease(tenant_id, owner, work)
+            return self._under_lease(tenant_id, owner, work, for_digest=for_digest)
         finally:
             state_store.release_lease(self.db, tenant_id, owner)
 
-    def _under_lease(self, tenant_id: str, owner: str, work: Callable[[_Run], None]) -> SyncOutcome:
+    def _under_lease(
+        self, tenant_id: str, owner: str, work: Callable[[_Run], None], *, for_digest: bool = False
+    ) -> SyncOutcome:
         """Run ``work`` with a token source; Xero's trouble becomes the state's ``last_error``."""
         try:
             source = self._source(tenant_id)
         except NoGrant:
             state_store.forget_unheld(self.db)  # nobody may see it any more: the rows go
             return SyncOutcome(tenant_id, error="no active grant holds this organisation")
-        run = _Run(tenant_id, owner, source)
+        run = _Run(tenant_id, owner, source, for_digest=for_digest)
         error = None
         paused = False
         try:
@@ -657,13 +667,13 @@ class SyncService:
     def _list(self, run: _Run, f: TransactionFilter, *, page: int, modified_since=None, order: str):
         """One sync call: the lease renewed and the call paid for first."""
         state_store.renew_lease(self.db, run.tenant_id, run.owner, self._now() + LEASE)
-        if not state_store.reserve_call(
-            self.db, run.tenant_id, cap=self.settings.daily_calls, day=self._now().date()
-        ):
+        cap = self.settings.daily_limit if run.for_digest else self.settings.daily_calls
+        if not state_store.reserve_call(self.db, run.tenant_id, cap=cap, day=self._now().date()):
             raise BudgetSpent(run.tenant_id)
         run.calls += 1
+        client = self._xero_now if run.for_digest else self._xero
         try:
-            return self._xero.list_bank_transactions(
+            return client.list_bank_transactions(
                 run.source,  # type: ignore[arg-type]
                 f,
                 page=page,

@@ -505,3 +505,32 @@ def test_when_xero_refuses_every_grant_that_holds_it_the_sync_says_it_needs_reco
     assert outcome.error and "reconnecting" in outcome.error
     assert "reconnecting" in get_sync_state(world.db, tenant).last_error
     assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)  # what was read stays
+
+
+def test_the_digests_sweep_is_the_digests_own_read_and_is_not_held_back_by_the_background_lane(world):
+    """The background lane full for the minute: the clock's sweep waits its turn, the digest's does not
+    (it replaced the digest's own read of Xero, which a person's lane always served)."""
+    from bot.xero.client import XeroClient
+    from bot.xero.throttle import Throttle
+    from storage.budget import BACKGROUND, BackgroundShare
+
+    tenant = synced(world)
+    open_one = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    world.sb.reconcile_transaction(tenant, open_one["BankTransactionID"])  # undated: only a sweep sees it
+    throttle = Throttle(background=BackgroundShare(minute_reserve=59))  # the background lane: 1 a minute
+    xero = XeroClient(world.services.settings.xero_api_url, timeout=(2.0, 5.0), throttle=throttle)
+    sync = SyncService(
+        world.db, xero, world.services.tokens, settings=MirrorSettings.from_settings(world.services.settings),
+        now=world.services.now,
+    )  # fmt: skip
+    try:
+        throttle.acquire(tenant, 0, lane=BACKGROUND).release()  # someone else's sync took this minute's slot
+        clocks = sync.sweep(tenant)
+        assert clocks.error  # the digest would not be built from this copy
+        assert mirrored(world.db, tenant)[open_one["BankTransactionID"]][1] is False
+
+        digests = sync.sweep(tenant, for_digest=True)
+        assert digests.error is None and "sweep" in digests.did and digests.reconciled >= 1
+        assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    finally:
+        sync.close()
