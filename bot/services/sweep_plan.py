@@ -29,6 +29,10 @@ RECENT_DAYS = 90
 RECENT_EVERY = timedelta(minutes=55)  # the clock looks every few minutes: "at least hourly"
 FULL_EVERY = timedelta(days=1)
 FORCED_FULL_EVERY = timedelta(hours=1)  # the digest's sweep is full whenever the budget allows
+# A digest's full sweep this cheap always runs (20,000 unreconciled items: nearly every real
+# organisation): the digest's own read used to cost as much, and an old item reconciled since
+# the last full sweep must not be counted as still waiting.
+DIGEST_FULL_CALLS = 20
 DAY = timedelta(days=1)
 MARGIN = 0.1  # of the day's share, kept for deltas a stale search asks for
 
@@ -78,10 +82,12 @@ def plan(
 ) -> SweepPlan | None:
     """The sweep due now, if any: the full one when due, else the recent one.
 
-    ``force`` (the digest, just before it is built) always sweeps: the full one whenever the
-    budget would allow one that often (at most hourly), else the recent one; older items are
-    then as of the last full sweep.
+    ``force`` (the digest, just before it is built) always sweeps: the full one when it costs
+    at most :data:`DIGEST_FULL_CALLS` or the budget would allow one that often (at most hourly),
+    else the recent one; older items are then as of the last full sweep.
     """
+    if force and full_calls <= DIGEST_FULL_CALLS:
+        return SweepPlan(None, full_calls)
     half = allowance(daily_calls, interval) // 2
     floor = FORCED_FULL_EVERY if force else FULL_EVERY
     if last_full is None or now - last_full >= every(full_calls, floor, half):
@@ -98,4 +104,13 @@ def cheap_check(now: datetime, *, last_sweep: datetime | None, last_full: dateti
     return now - last_sweep >= RECENT_EVERY or now - last_full >= FULL_EVERY
 
 
-__all__ = ["FULL_EVERY", "RECENT_DAYS", "RECENT_EVERY", "SweepPlan", "allowance", "plan", "recent_from"]
+__all__ = [
+    "DIGEST_FULL_CALLS",
+    "FULL_EVERY",
+    "RECENT_DAYS",
+    "RECENT_EVERY",
+    "SweepPlan",
+    "allowance",
+    "plan",
+    "recent_from",
+]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.services.sweep_plan import FULL_EVERY, RECENT_DAYS, RECENT_EVERY, allowance, calls_for, plan
+from bot.services.sweep_plan import (
+    DIGEST_FULL_CALLS,
+    FULL_EVERY,
+    RECENT_DAYS,
+    RECENT_EVERY,
+    allowance,
+    calls_for,
+    plan,
+)
 
 NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 FIVE_MIN = timedelta(minutes=5)
@@ -91,9 +99,16 @@ def test_a_million_rows_on_a_standard_tier_sweeps_hourly_and_daily():
     assert spent >= 20 * recent  # about hourly
 
 
-def test_the_digests_sweep_always_sweeps_and_is_full_when_the_budget_allows():
+def test_the_digests_sweep_always_sweeps_and_is_full_when_cheap_or_the_budget_allows():
+    # A cheap full sweep always runs for a digest, even a minute after the last one: an old item
+    # reconciled since must not be counted as waiting.
     small = dict(recent_calls=1, full_calls=1, daily_calls=500, interval=FIVE_MIN, force=True)
-    assert plan(NOW + timedelta(minutes=1), last_sweep=NOW, last_full=NOW, **small).full is False
-    assert plan(NOW + timedelta(hours=1), last_sweep=NOW, last_full=NOW, **small).full is True
+    assert plan(NOW + timedelta(minutes=1), last_sweep=NOW, last_full=NOW, **small).full is True
+    cheap = dict(small, full_calls=DIGEST_FULL_CALLS)
+    assert plan(NOW + timedelta(minutes=1), last_sweep=NOW, last_full=NOW, **cheap).full is True
+    # A costly one only as often as the day's share allows; in between the recent window.
+    costly = dict(small, recent_calls=5, full_calls=DIGEST_FULL_CALLS + 1)
+    assert plan(NOW + timedelta(minutes=1), last_sweep=NOW, last_full=NOW, **costly).full is False
+    assert plan(NOW + timedelta(hours=12), last_sweep=NOW, last_full=NOW, **costly).full is True
     huge = dict(recent_calls=20, full_calls=193, daily_calls=500, interval=FIVE_MIN, force=True)
     assert plan(NOW + timedelta(hours=1), last_sweep=NOW, last_full=NOW, **huge).full is False
