@@ -31,7 +31,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,8 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
+
+from storage.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -274,19 +274,8 @@ def _percentile(values: list[float], pct: float) -> float:
 
 
 def with_postgres(admin_url: str, body: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"recon_budget_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        return body(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
+    with scratch_database(admin_url, "recon_budget") as url:
+        return body(url)
 
 
 def table(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:

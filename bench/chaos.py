@@ -20,13 +20,10 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
-
 from bot.demo.chaos import Chaos, ChaosReport, RoundResult, format_report
+from storage.scratch import scratch_database
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -55,19 +52,8 @@ def run_one(database_url: str, args: argparse.Namespace, workdir: Path) -> Chaos
 
 
 def with_postgres(admin_url: str, body):
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"recon_chaos_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        return body(make_url(admin_url).set(database=name).render_as_string(hide_password=False))
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
+    with scratch_database(admin_url, "recon_chaos") as url:
+        return body(url)
 
 
 def main(argv: list[str] | None = None) -> int:

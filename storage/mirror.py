@@ -112,19 +112,19 @@ def delete_rows(session: Session, tenant_id: str, bank_transaction_ids: Sequence
     return removed
 
 
-def present_ids(session: Session, tenant_id: str, bank_transaction_ids: Sequence[str]) -> set[str]:
-    """Which of these transactions the mirror holds (to count a page's new rows exactly)."""
-    found: set[str] = set()
+def present_versions(
+    session: Session, tenant_id: str, bank_transaction_ids: Sequence[str]
+) -> dict[str, datetime]:
+    """The UpdatedDateUTC the mirror holds for each of these it holds (a re-read of the same
+    version is no work)."""
+    found: dict[str, datetime] = {}
     ids = list(bank_transaction_ids)
     for start in range(0, len(ids), _BATCH):
-        found.update(
-            session.scalars(
-                select(MirrorTransaction.bank_transaction_id).where(
-                    MirrorTransaction.tenant_id == tenant_id,
-                    MirrorTransaction.bank_transaction_id.in_(ids[start : start + _BATCH]),
-                )
-            )
+        query = select(MirrorTransaction.bank_transaction_id, MirrorTransaction.updated_utc).where(
+            MirrorTransaction.tenant_id == tenant_id,
+            MirrorTransaction.bank_transaction_id.in_(ids[start : start + _BATCH]),
         )
+        found.update((i, u) for i, u in session.execute(query))
     return found
 
 
@@ -167,7 +167,7 @@ __all__ = [
     "delete_rows",
     "forget_tenant",
     "get_row",
-    "present_ids",
+    "present_versions",
     "remove_rows",
     "row_view",
     "upsert_rows",

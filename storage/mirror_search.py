@@ -18,7 +18,7 @@ User text reaches the database only as bound parameters.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,7 +37,7 @@ from sqlalchemy.sql.expression import TableClause, literal
 
 from storage.db import Database
 from storage.mirror import MirrorRow, row_view
-from storage.models import MirrorSyncState, MirrorTransaction
+from storage.models import MirrorTransaction
 from storage.search_grams import gram_token, has_token
 from storage.search_keys import (
     ID_BITS,
@@ -328,32 +328,6 @@ def mirror_bank_accounts(db: Database, tenant_id: str) -> list[MirrorAccount]:
     return list(found.values())
 
 
-@dataclass(frozen=True)
-class MirrorProgress:
-    """What the sync state says of a mirror, as far as search needs it."""
-
-    complete: bool
-    in_step_at: datetime | None  # the newest moment the mirror was known in step with Xero
-    rows: int
-    expected: int | None
-    last_error: str | None
-
-
-def mirror_progress(db: Database, tenant_id: str) -> MirrorProgress | None:
-    with db.session() as session:
-        state = session.get(MirrorSyncState, tenant_id)
-        if state is None:
-            return None
-        moments = [m for m in (state.first_sync_completed_at, state.last_delta_at, state.last_full_at) if m]
-        return MirrorProgress(
-            complete=state.first_sync_completed_at is not None,
-            in_step_at=max(moments) if moments else None,
-            rows=state.row_count,
-            expected=state.first_sync_expected,
-            last_error=state.last_error,
-        )
-
-
 def refresh_statistics(db: Database) -> None:
     """Tell the query planner what the mirror looks like; the sync runs it when a first sync
     completes. Without statistics SQLite walks the date index for an exact amount or a rare
@@ -502,11 +476,10 @@ __all__ = [
     "MirrorAccount",
     "MirrorFilter",
     "MirrorPage",
-    "MirrorProgress",
-    "mirror_progress",
     "ensure_statistics",
     "refresh_statistics",
     "mirror_bank_accounts",
     "search_mirror",
     "text_index",
+    "unreconciled_rows",
 ]

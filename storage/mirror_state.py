@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
-from storage.mirror import MirrorRow, delete_rows, forget_tenant, present_ids, write_rows
+from storage.mirror import MirrorRow, delete_rows, forget_tenant, present_versions, write_rows
 from storage.models import (
     GRANT_ACTIVE,
     TENANT_CONNECTED,
@@ -206,12 +206,15 @@ def apply_page(
     rows: Sequence[MirrorRow],
     removed_ids: Sequence[str] = (),
     state: Mapping[str, Any] | None = None,
+    only_newer: bool = False,
     now: Callable[[], datetime] = utcnow,
 ) -> PageApplied:
     """A page's rows and its checkpoint (``state``: column values), in one transaction.
 
     Only while ``owner`` holds the lease (else :class:`LeaseLost`, nothing written); the row
-    count moves by exactly the rows this page added and removed.
+    count moves by exactly the rows this page added and removed. ``only_newer`` skips rows the
+    mirror already holds at the same UpdatedDateUTC (a delta's overlap re-reads them; a sweep
+    must not skip them, since reconciling need not move the time).
     """
     moment = now()
     values = {**(state or {}), "updated_at": moment}
@@ -223,7 +226,7 @@ def apply_page(
         ).rowcount
         if held != 1:
             raise LeaseLost(tenant_id)
-        return _write(session, tenant_id, rows, removed_ids, moment)
+        return _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
 
 
 def write_through(
@@ -246,11 +249,23 @@ def write_through(
 
 
 def _write(
-    session, tenant_id: str, rows: Sequence[MirrorRow], removed_ids: Sequence[str], moment: datetime
+    session,
+    tenant_id: str,
+    rows: Sequence[MirrorRow],
+    removed_ids: Sequence[str],
+    moment: datetime,
+    *,
+    only_newer: bool = False,
 ) -> PageApplied:
     ids = [r.bank_transaction_id for r in rows]
-    existing = present_ids(session, tenant_id, ids) if ids else set()
-    inserted = len(set(ids) - existing)
+    existing = present_versions(session, tenant_id, ids) if ids else {}
+    if only_newer:
+        rows = [
+            r
+            for r in rows
+            if r.bank_transaction_id not in existing or existing[r.bank_transaction_id] < r.updated_utc
+        ]
+    inserted = len(set(ids) - existing.keys())
     written = write_rows(session, tenant_id, rows, stamp=moment)
     removed = delete_rows(session, tenant_id, removed_ids) if removed_ids else 0
     if inserted or removed:
@@ -277,22 +292,36 @@ def unreconciled_ids(
         return set(session.scalars(query))
 
 
-def date_chunks(db: Database, tenant_id: str, max_rows: int) -> list[tuple[date | None, date | None]]:
-    """Date ranges (inclusive, open at both ends) each holding at most ``max_rows`` mirrored rows.
+def unreconciled_count(db: Database, tenant_id: str, *, date_from: date | None = None) -> int:
+    """How many the mirror has as unreconciled (from ``date_from``): what a sweep will read."""
+    query = select(func.count()).where(
+        MirrorTransaction.tenant_id == tenant_id, MirrorTransaction.is_reconciled.is_(False)
+    )
+    if date_from is not None:
+        query = query.where(MirrorTransaction.date >= date_from)
+    with db.session() as session:
+        return session.scalar(query) or 0
+
+
+def date_chunks(
+    db: Database, tenant_id: str, max_rows: int, *, date_from: date | None = None
+) -> list[tuple[date | None, date | None]]:
+    """Date ranges (inclusive, open at the end; from ``date_from`` or open) each holding at most
+    ``max_rows`` mirrored rows.
 
     Xero refuses a filter on an unindexed field (IsReconciled) that leaves more than 100,000
     transactions to scan, so a sweep of a big organisation goes range by range; the mirror
     itself says where to cut.
     """
+    query = select(MirrorTransaction.date, func.count()).where(MirrorTransaction.tenant_id == tenant_id)
+    if date_from is not None:
+        query = query.where(MirrorTransaction.date >= date_from)
     with db.session() as session:
         counts = session.execute(
-            select(MirrorTransaction.date, func.count())
-            .where(MirrorTransaction.tenant_id == tenant_id)
-            .group_by(MirrorTransaction.date)
-            .order_by(MirrorTransaction.date)
+            query.group_by(MirrorTransaction.date).order_by(MirrorTransaction.date)
         ).all()
     chunks: list[tuple[date | None, date | None]] = []
-    start: date | None = None
+    start: date | None = date_from
     filled = 0
     for day, n in counts:
         if filled and filled + n > max_rows:
@@ -451,6 +480,7 @@ __all__ = [
     "reserve_call",
     "restart_first_sync",
     "take_lease",
+    "unreconciled_count",
     "unreconciled_ids",
     "write_through",
 ]

@@ -9,7 +9,6 @@ collide. Without a reachable server the PostgreSQL half skips with the reason â€
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -20,6 +19,7 @@ from sqlalchemy.engine import make_url
 from storage import migrate
 from storage.crypto import TokenCipher
 from storage.db import Database
+from storage.scratch import scratch_database
 
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -48,20 +48,8 @@ def postgres_url() -> Iterator[str]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
         pytest.skip(reason)
-    admin = create_engine(_admin_pg_url(), isolation_level="AUTOCOMMIT")
-    name = f"recon_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = make_url(_admin_pg_url()).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(_admin_pg_url(), "recon_test") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
 
 
 @pytest.fixture

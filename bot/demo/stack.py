@@ -207,11 +207,15 @@ class Stack:
         from bot.web import build_web
 
         assert self._server is not None and self.settings is not None
-        self.services = build_services(self.settings, now=self.xero.clock.now, workers=self._workers)
-        if self._executor is not None:
-            # Swapped in before the web app is built, so every listener hands work to it.
-            self.services.executor.shutdown(wait=False)
-            self.services.executor = self._executor
+        # A given executor serves the mirror's deltas too, so whoever counts work in flight (the
+        # demo's console) also waits for a delta a search started.
+        self.services = build_services(
+            self.settings,
+            now=self.xero.clock.now,
+            workers=self._workers,
+            executor=self._executor,
+            sync_executor=self._executor,
+        )
         self.web, self.bolt = build_web(self.settings, self.services)
         late.app = self.web
         self._thread = threading.Thread(

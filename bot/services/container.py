@@ -67,7 +67,12 @@ def build_services(
     migrate_schema: bool = True,
     xero_timeout: tuple[float, float] = (3.05, 15.0),
     throttle: Throttle | None = None,
+    executor: ThreadPoolExecutor | None = None,
+    sync_executor: ThreadPoolExecutor | None = None,
 ) -> Services:
+    """Every use case, wired. ``executor`` is the pool for Xero work and ``sync_executor`` the
+    mirror's own (deltas a search waits for briefly); both default to fresh pools, and the demo
+    passes pools that count work in flight so its console knows when the bot is done."""
     for line in settings.deprecations:
         log.warning("settings: %s", line)
     db = db or open_database(settings.database_url, settings.encryption_keys.reveal())
@@ -108,7 +113,9 @@ def build_services(
         now=now,
     )
     holder["c"] = connect
-    sync = SyncService(db, xero, tokens, settings=MirrorSettings.from_settings(settings), now=now)
+    sync = SyncService(
+        db, xero, tokens, settings=MirrorSettings.from_settings(settings), now=now, executor=sync_executor
+    )
     slack_signin = SlackSignIn(
         client_id=settings.slack_client_id,
         client_secret=settings.slack_client_secret.reveal(),
@@ -134,7 +141,7 @@ def build_services(
         ),
         edit=EditService(db, xero, tokens, connect, now=now, write_through=sync.write_through),
         signin=SignInService(db, slack_signin, connect, now=now),
-        executor=ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
+        executor=executor or ThreadPoolExecutor(max_workers=workers, thread_name_prefix="recon-work"),
         now=now,
         sync=sync,
     )

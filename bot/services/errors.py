@@ -1,13 +1,17 @@
 """Errors the use cases raise for the Slack layer to turn into a clear message.
 
 Xero's own errors (``bot.xero.errors``: RateLimited, XeroUnavailable, XeroValidationError, …)
-pass through unchanged; their ``str()`` is already a user-safe sentence.
+pass through unchanged; their ``str()`` is already a user-safe sentence. ``XeroError`` and
+``RateLimited`` are named here too, so the Slack layer recognises them without importing the Xero
+client's package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from bot.xero.errors import RateLimited as RateLimited  # re-exported for the Slack layer
+from bot.xero.errors import XeroError as XeroError
 from storage.grants import TenantView
 
 

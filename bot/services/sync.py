@@ -12,12 +12,22 @@ under us and making a row nobody touched fall between two of them.
   and the position in one transaction), so a killed process resumes where it stopped; it
   spends at most ``daily_share`` of the organisation's daily Xero budget and carries on the
   next day, saying so in the state's ``last_error``.
-* **Delta** — the same walk from the bookmark (the newest UpdatedDateUTC Xero sent, never our
-  clock) minus :data:`OVERLAP`, so a change made later in the bookmark's own second is not
-  lost. DELETED and VOIDED transactions leave the mirror. Nothing changed costs one call.
+* **Delta** — from the bookmark (the newest UpdatedDateUTC Xero sent, never our clock) minus
+  :data:`OVERLAP`, so a change made later in the bookmark's own second is not lost. The first
+  page is read newest first: when it is not full, or its oldest row is no newer than the
+  bookmark, it holds every change, so nothing changed costs one call even when thousands of
+  transactions share the bookmark's second (Xero's If-Modified-Since is whole seconds, and a
+  bulk import stamps many alike). More than a page of changes falls back to the forward walk.
+  Rows re-read at the version the mirror holds are not written again. DELETED and VOIDED
+  transactions leave the mirror.
 * **Sweep** — ``where=IsReconciled==false``: Xero need not move UpdatedDateUTC when a
-  transaction is reconciled, so an hourly sweep (and one before each digest) corrects the flag:
-  rows in the sweep are upserted, unreconciled rows absent from it become reconciled.
+  transaction is reconciled, so a sweep corrects the flag: rows in it are upserted, unreconciled
+  rows of the range absent from it become reconciled. The whole list is 180 calls at a million
+  rows, more than the day's share, so the clock's hourly sweep reads only what is dated in the
+  last 90 days and a full sweep runs at most daily, both stretched to fit what the deltas leave
+  of the share (:mod:`bot.services.sweep_plan` says what they cost). The digest's sweep is full
+  whenever the budget allows one that often, else the recent window; the outcome says which
+  (``full_sweep``, ``swept_from``).
 
 One sync per organisation at a time across processes: a lease in ``mirror_sync_state``
 (:mod:`storage.mirror_state`). Calls go through ``xero.background()``, the lane for work no
@@ -36,14 +46,18 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.services import sweep_plan
 from bot.services.errors import NotConnected
 from bot.services.freshness import Freshness
 from bot.services.mirror_rows import is_live, row_from_transaction
+from bot.services.sweep_plan import SweepPlan
 from bot.services.tokens import GrantGone, TokenService
 from bot.xero.client import MAX_PAGE_SIZE, XeroClient
-from bot.xero.errors import RateLimited, XeroError
+from bot.xero.errors import RateLimited, XeroError, XeroForbidden
 from bot.xero.filters import TransactionFilter
 from bot.xero.models import BankTransaction
 from storage import mirror_state as state_store
@@ -56,9 +70,9 @@ from storage.models import utcnow
 log = logging.getLogger(__name__)
 
 ORDER = "UpdatedDateUTC ASC"
+NEWEST_FIRST = "UpdatedDateUTC DESC"  # a delta's first look: one call when nothing changed
 OVERLAP = timedelta(seconds=5)  # deltas re-read the bookmark's last seconds: Xero is exact only to the second
 LEASE = timedelta(seconds=120)  # longer than one page can take (a read with every retry)
-SWEEP_EVERY = timedelta(minutes=55)  # the clock looks every few minutes: "at least hourly"
 SWEEP_CHUNK_ROWS = 80_000  # below Xero's 100,000-row limit for filters on unindexed fields
 POLL_SECONDS = 0.1
 SYNC_ALL_WORKERS = 4
@@ -99,6 +113,8 @@ class SyncOutcome:
     rows_written: int = 0
     rows_removed: int = 0
     reconciled: int = 0  # rows the sweep found reconciled in Xero
+    full_sweep: bool = False  # the sweep read every unreconciled transaction
+    swept_from: date | None = None  # else it read those dated from this day
     complete: bool = False  # the mirror now holds every transaction
     busy: bool = False  # another process was syncing it: nothing was done here
     paused: bool = False  # the day's share of Xero calls is spent: continues tomorrow
@@ -142,11 +158,14 @@ class _Run:
     tenant_id: str
     owner: str
     source: object
+    for_digest: bool = False  # the digest's own read: a person's lane and the whole day's budget
     calls: int = 0
     written: int = 0
     removed: int = 0
     reconciled: int = 0
     did: list[str] = field(default_factory=list)
+    swept_from: date | None = None
+    full_sweep: bool = False
 
 
 Progress = Callable[[Freshness], None]
@@ -168,6 +187,7 @@ class SyncService:
     ) -> None:
         self.db = db
         self._xero = xero.background()
+        self._xero_now = xero  # the foreground lane, for the read a digest waits on
         self._tokens = tokens
         self.settings = settings or MirrorSettings()
         self._now = now
@@ -265,21 +285,27 @@ class SyncService:
 
         return self._leased(tenant_id, run_delta)
 
-    def sweep(self, tenant_id: str, *, wait: float = 30.0) -> SyncOutcome:
-        """Correct reconciled flags now (the digest calls this just before it is built).
+    def sweep(self, tenant_id: str, *, wait: float = 30.0, for_digest: bool = False) -> SyncOutcome:
+        """Correct reconciled flags now (the digest calls this just before it is built): the full
+        sweep when the budget allows one (at most hourly), else the recent window — see
+        :mod:`bot.services.sweep_plan`. ``did`` holds "sweep" either way.
 
         Waits up to ``wait`` s for another process's sync of the organisation to finish.
+        ``for_digest``: this sweep *is* the digest's read of Xero (it used to page through the
+        unreconciled list itself), so it goes in the foreground lane and may use the day's
+        whole budget, not the background's share — a busy minute must not leave the digest
+        built from Xero while its "Show all" lists an unswept copy.
         """
 
         def run_sweep(run: _Run) -> None:
             current = state_store.get_sync_state(self.db, tenant_id)
             if current is not None and current.complete:
-                self._sweep(run)
+                self._sweep(run, self._sweep_plan(current, force=True))
 
         state = state_store.get_sync_state(self.db, tenant_id)
         if state is None or not state.complete:
             return SyncOutcome(tenant_id)  # nothing is read from the mirror before it is whole
-        return self._leased(tenant_id, run_sweep, wait=wait)
+        return self._leased(tenant_id, run_sweep, wait=wait, for_digest=for_digest)
 
     sweep_unreconciled = sweep
 
@@ -317,7 +343,30 @@ class SyncService:
         return delta_due or self._sweep_due(state)
 
     def _sweep_due(self, state: SyncStateView) -> bool:
-        return state.last_sweep_at is None or self._now() - state.last_sweep_at >= SWEEP_EVERY
+        return self._sweep_plan(state) is not None
+
+    def _sweep_plan(self, state: SyncStateView, *, force: bool = False) -> SweepPlan | None:
+        """The sweep due now (``force``: the digest's, always one), priced from the mirror."""
+        now = self._now()
+        last_sweep, last_full = state.last_sweep_at, state.last_full_at
+        if not force and not sweep_plan.cheap_check(now, last_sweep=last_sweep, last_full=last_full):
+            return None
+        ranges = max(1, -(-state.row_count // SWEEP_CHUNK_ROWS))
+        size = self.settings.page_size
+        recent = state_store.unreconciled_count(
+            self.db, state.tenant_id, date_from=sweep_plan.recent_from(now)
+        )
+        full = state_store.unreconciled_count(self.db, state.tenant_id)
+        return sweep_plan.plan(
+            now,
+            last_sweep=last_sweep,
+            last_full=last_full,
+            recent_calls=sweep_plan.calls_for(recent, 1, size),
+            full_calls=sweep_plan.calls_for(full, ranges, size),
+            daily_calls=self.settings.daily_calls,
+            interval=self.settings.interval,
+            force=force,
+        )
 
     def held(self) -> dict[str, str]:
         """Organisations some active grant holds (tenant id → name): what the clock keeps."""
@@ -366,7 +415,9 @@ class SyncService:
     def _owner(self) -> str:
         return f"{self._who}:{uuid.uuid4().hex[:8]}"
 
-    def _leased(self, tenant_id: str, work: Callable[[_Run], None], *, wait: float = 0.0) -> SyncOutcome:
+    def _leased(
+        self, tenant_id: str, work: Callable[[_Run], None], *, wait: float = 0.0, for_digest: bool = False
+    ) -> SyncOutcome:
         owner = self._owner()
         give_up = time.monotonic() + wait
         while not state_store.take_lease(self.db, tenant_id, owner, self._now() + LEASE, now=self._now):
@@ -375,18 +426,20 @@ class SyncService:
                 return SyncOutcome(tenant_id, complete=bool(state and state.complete), busy=True)
             self._sleep(POLL_SECONDS)
         try:
-            return self._under_lease(tenant_id, owner, work)
+            return self._under_lease(tenant_id, owner, work, for_digest=for_digest)
         finally:
             state_store.release_lease(self.db, tenant_id, owner)
 
-    def _under_lease(self, tenant_id: str, owner: str, work: Callable[[_Run], None]) -> SyncOutcome:
+    def _under_lease(
+        self, tenant_id: str, owner: str, work: Callable[[_Run], None], *, for_digest: bool = False
+    ) -> SyncOutcome:
         """Run ``work`` with a token source; Xero's trouble becomes the state's ``last_error``."""
         try:
             source = self._source(tenant_id)
         except NoGrant:
             state_store.forget_unheld(self.db)  # nobody may see it any more: the rows go
             return SyncOutcome(tenant_id, error="no active grant holds this organisation")
-        run = _Run(tenant_id, owner, source)
+        run = _Run(tenant_id, owner, source, for_digest=for_digest)
         error = None
         paused = False
         try:
@@ -397,7 +450,7 @@ class SyncService:
             # Our lease ran out and another process carries on (or the organisation was
             # forgotten): what we wrote is checkpointed, the rest is theirs.
             log.info("mirror: %s: lease lost; another process carries on", tenant_id)
-        except NotConnected:
+        except (NotConnected, XeroForbidden):
             error = "Xero refused every connection that holds this organisation; it needs reconnecting"
         except (XeroError, GrantGone) as exc:
             error = _describe(exc)
@@ -414,6 +467,8 @@ class SyncService:
             rows_written=run.written,
             rows_removed=run.removed,
             reconciled=run.reconciled,
+            full_sweep=run.full_sweep,
+            swept_from=run.swept_from,
             complete=bool(state and state.complete),
             paused=paused,
             error=error,
@@ -447,8 +502,9 @@ class SyncService:
         if state is not None and state.complete and not was_complete:
             # The planner's picture of the mirror was taken while it was small or empty.
             refresh_statistics(self.db)
-        if state is not None and state.complete and self._sweep_due(state):
-            self._sweep(run)
+        due = self._sweep_plan(state) if state is not None and state.complete else None
+        if due is not None:
+            self._sweep(run, due)
 
     # ------------------------------------------------------------------ first sync and delta
 
@@ -492,11 +548,31 @@ class SyncService:
             return values
 
         self._walk(run, cut, page, bookmark, checkpoint, progress)
+        done = state_store.get_sync_state(self.db, run.tenant_id)
+        if done is not None and done.complete:
+            self._refresh_statistics()
+
+    def _refresh_statistics(self) -> None:
+        """The planner's picture of the mirror, once it is whole: without it SQLite walks the date
+        index for an exact amount or a rare word, hundreds of times slower on a big organisation.
+        The copy is complete either way; a search asks again (SQLite) if this fails."""
+        try:
+            refresh_statistics(self.db)
+        except SQLAlchemyError:
+            log.warning("mirror: planner statistics not refreshed", exc_info=True)
 
     def _delta(self, run: _Run, state: SyncStateView) -> None:
+        """Changes since the bookmark: newest first, so "nothing changed" is one call however many
+        transactions share the bookmark's second (a bulk import stamps thousands alike).
+
+        The first page, ``UpdatedDateUTC DESC`` from the bookmark's second minus :data:`OVERLAP`,
+        holds every change if it is not full or if its oldest row is no newer than the bookmark:
+        everything beyond it is older still, and the mirror already holds everything up to the
+        bookmark. Otherwise (more than a page of changes) the forward walk reads them in order,
+        from the same cut, and the bookmark moves only as that walk does.
+        """
         run.did.append("delta")
         bookmark = state.bookmark_utc
-        cut = _second(bookmark) - OVERLAP if bookmark is not None else None
 
         def checkpoint(next_cut, next_page, newest, item_count, done, asked_at):
             values = {}
@@ -506,69 +582,133 @@ class SyncService:
                 values.update(last_delta_at=asked_at, last_error=None)
             return values
 
-        self._walk(run, cut, 1, bookmark, checkpoint, None)
+        if bookmark is None:  # an organisation with no transactions yet: read from the start
+            self._walk(run, None, 1, None, checkpoint, None)
+            return
+        cut = _second(bookmark) - OVERLAP
+        asked_at = self._now()
+        result = self._list(run, EVERYTHING, page=1, modified_since=cut, order=NEWEST_FIRST)
+        txns = result.transactions
+        oldest = min((t.updated_date_utc for t in txns), default=None)
+        covered = not self._more(result) or (oldest is not None and oldest <= bookmark)
+        values: dict = {}
+        if covered:
+            newest = max((t.updated_date_utc for t in txns), default=bookmark)
+            values = checkpoint(None, 1, newest if newest > bookmark else None, None, True, asked_at)
+        self._apply(run, txns, values, only_newer=True)
+        if not covered:
+            self._walk(run, cut, 1, bookmark, checkpoint, None, only_newer=True)
 
-    def _walk(self, run: _Run, cut, page: int, bookmark, checkpoint, progress: Progress | None) -> None:
-        """Read forward by UpdatedDateUTC from ``cut`` (page ``page`` of it) to the end."""
+    def _walk(
+        self,
+        run: _Run,
+        cut,
+        page: int,
+        bookmark,
+        checkpoint,
+        progress: Progress | None,
+        *,
+        only_newer: bool = False,
+    ) -> None:
+        """Read forward by UpdatedDateUTC from ``cut`` (page ``page`` of it) to the end.
+
+        Mid-walk the bookmark only claims what is certainly read: every row before the last
+        row's second (rows sharing that second, even that millisecond, may run on to the next
+        page). The last page claims its newest row.
+        """
         while True:
             asked_at = self._now()
             result = self._list(run, EVERYTHING, page=page, modified_since=cut, order=ORDER)
             txns = result.transactions
-            more = result.has_more if result.has_more is not None else len(txns) >= self.settings.page_size
-            more = more and bool(txns)
-            newest = max((t.updated_date_utc for t in txns), default=None)
-            if newest is not None and bookmark is not None and newest < bookmark:
+            more = self._more(result)
+            next_cut, next_page = cut, page
+            if more:
+                last_second = _second(txns[-1].updated_date_utc)
+                newest = last_second - timedelta(milliseconds=1)
+                if cut is None or last_second - timedelta(seconds=1) > cut:
+                    next_cut, next_page = last_second - timedelta(seconds=1), 1
+                else:
+                    next_page = page + 1
+            else:
+                newest = max((t.updated_date_utc for t in txns), default=None)
+            if newest is not None and bookmark is not None and newest <= bookmark:
                 newest = None  # never move the bookmark back
             if newest is not None:
                 bookmark = newest
-            next_cut, next_page = cut, page
-            if more:
-                last_second = _second(txns[-1].updated_date_utc) - timedelta(seconds=1)
-                if cut is None or last_second > cut:
-                    next_cut, next_page = last_second, 1
-                else:
-                    next_page = page + 1
             values = checkpoint(next_cut, next_page, newest, result.item_count, not more, asked_at)
-            live = [row_from_transaction(t) for t in txns if is_live(t)]
-            gone = [t.bank_transaction_id for t in txns if not is_live(t)]
-            applied = state_store.apply_page(
-                self.db, run.tenant_id, run.owner, rows=live, removed_ids=gone, state=values, now=self._now
-            )
-            run.written += applied.written
-            run.removed += applied.removed
+            self._apply(run, txns, values, only_newer=only_newer)
             if progress is not None:
                 _report(progress, self.freshness(run.tenant_id))
             if not more:
                 return
             cut, page = next_cut, next_page
 
+    def _more(self, result) -> bool:
+        more = (
+            result.has_more
+            if result.has_more is not None
+            else len(result.transactions) >= self.settings.page_size
+        )
+        return more and bool(result.transactions)
+
+    def _apply(self, run: _Run, txns, values, *, only_newer: bool = False) -> None:
+        """One page into the mirror with its checkpoint; deleted and voided ones leave it."""
+        live = [row_from_transaction(t) for t in txns if is_live(t)]
+        gone = [t.bank_transaction_id for t in txns if not is_live(t)]
+        applied = state_store.apply_page(
+            self.db,
+            run.tenant_id,
+            run.owner,
+            rows=live,
+            removed_ids=gone,
+            state=values,
+            only_newer=only_newer,
+            now=self._now,
+        )
+        run.written += applied.written
+        run.removed += applied.removed
+
     def _list(self, run: _Run, f: TransactionFilter, *, page: int, modified_since=None, order: str):
         """One sync call: the lease renewed and the call paid for first."""
         state_store.renew_lease(self.db, run.tenant_id, run.owner, self._now() + LEASE)
-        if not state_store.reserve_call(
-            self.db, run.tenant_id, cap=self.settings.daily_calls, day=self._now().date()
-        ):
+        cap = self.settings.daily_limit if run.for_digest else self.settings.daily_calls
+        if not state_store.reserve_call(self.db, run.tenant_id, cap=cap, day=self._now().date()):
             raise BudgetSpent(run.tenant_id)
         run.calls += 1
-        return self._xero.list_bank_transactions(
-            run.source,  # type: ignore[arg-type]
-            f,
-            page=page,
-            page_size=self.settings.page_size,
-            order=order,
-            modified_since=modified_since,
-        )
+        client = self._xero_now if run.for_digest else self._xero
+        try:
+            return client.list_bank_transactions(
+                run.source,  # type: ignore[arg-type]
+                f,
+                page=page,
+                page_size=self.settings.page_size,
+                order=order,
+                modified_since=modified_since,
+            )
+        except XeroForbidden:
+            # This login lost the organisation at Xero (someone disconnected it there); another
+            # user's grant may still hold it. The same page again with the next one.
+            if not run.source.next_grant():  # type: ignore[attr-defined]
+                raise
+            log.info("mirror: %s: Xero refused one grant (403); trying the next", run.tenant_id)
+        return self._list(run, f, page=page, modified_since=modified_since, order=order)
 
     # ------------------------------------------------------------------ the sweep
 
-    def _sweep(self, run: _Run) -> None:
+    def _sweep(self, run: _Run, due: SweepPlan) -> None:
+        """Re-read Xero's unreconciled list (from ``due.date_from``): rows in it are upserted,
+        rows the mirror has as unreconciled in that range and Xero no longer lists are reconciled."""
         run.did.append("sweep")
+        run.swept_from = due.date_from
+        run.full_sweep = due.full
         started = self._now()
         state = state_store.get_sync_state(self.db, run.tenant_id)
         if state is not None and state.row_count > SWEEP_CHUNK_ROWS:
-            ranges = state_store.date_chunks(self.db, run.tenant_id, SWEEP_CHUNK_ROWS)
+            ranges = state_store.date_chunks(
+                self.db, run.tenant_id, SWEEP_CHUNK_ROWS, date_from=due.date_from
+            )
         else:
-            ranges = [(None, None)]
+            ranges = [(due.date_from, None)]
         for date_from, date_to in ranges:
             seen: set[str] = set()
             f = TransactionFilter(
@@ -592,7 +732,8 @@ class SyncService:
             run.reconciled += state_store.mark_reconciled(
                 self.db, run.tenant_id, run.owner, stale - seen, mirrored_before=started
             )
-        state_store.record_outcome(self.db, run.tenant_id, values={"last_sweep_at": started}, now=self._now)
+        done = {"last_sweep_at": started, **({"last_full_at": started} if due.full else {})}
+        state_store.record_outcome(self.db, run.tenant_id, values=done, now=self._now)
 
 
 class _FallbackSource:
@@ -610,11 +751,17 @@ class _FallbackSource:
             try:
                 return self._current.access_token(force_refresh)
             except (NotConnected, GrantGone):
-                self._grants.pop(0)
-                if not self._grants:
+                if not self.next_grant():
                     raise
-                self._current = self._tokens.source_for_grant(self._grants[0], self.tenant_id)
                 force_refresh = False
+
+    def next_grant(self) -> bool:
+        """Give up the current grant for the next holder; False when none is left."""
+        if len(self._grants) <= 1:
+            return False
+        self._grants.pop(0)
+        self._current = self._tokens.source_for_grant(self._grants[0], self.tenant_id)
+        return True
 
 
 def _second(moment: datetime) -> datetime:

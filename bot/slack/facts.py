@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from bot.services.errors import ServiceError
+from bot.services.errors import ServiceError, XeroError
 from bot.slack.blocks import NO_FACTS, OrgFacts
-from bot.xero.errors import XeroError
 
 log = logging.getLogger(__name__)
 

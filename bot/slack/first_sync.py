@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.slack import kit
-from bot.slack.mirror_blocks import read_message, reading_message
+from bot.slack.mirror_blocks import read_message, reading_message, waiting_message
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,8 @@ def read_organisations(
     todo = [t for t in tenants if not sync.freshness(t.tenant_id).complete]
     if not todo:
         return []
-    lines = {t.tenant_id: reading_message(t.tenant_name, sync.freshness(t.tenant_id)) for t in todo}
+    lines = {t.tenant_id: waiting_message(t.tenant_name) for t in todo}
+    lines[todo[0].tenant_id] = reading_message(todo[0].tenant_name, sync.freshness(todo[0].tenant_id))
     channel, ts = dm["channel"], dm["ts"]
 
     def show() -> None:
@@ -55,6 +56,9 @@ def read_organisations(
     outcomes = []
     for tenant in todo:
         last = [monotonic()]
+        if tenant is not todo[0]:  # its turn now: "next" becomes "Reading…"
+            lines[tenant.tenant_id] = reading_message(tenant.tenant_name, sync.freshness(tenant.tenant_id))
+            show()
 
         def progress(freshness: Any, tenant: Any = tenant, last: list[float] = last) -> None:
             if monotonic() - last[0] < UPDATE_EVERY_S:

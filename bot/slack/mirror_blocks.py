@@ -32,6 +32,12 @@ def reading_message(org_name: str, progress: Any) -> kit.Message:
     )
 
 
+def waiting_message(org_name: str) -> kit.Message:
+    """An organisation queued behind another's first read (they are read one after another)."""
+    line = f"{tx.plain(org_name, 100)}: next, once the one above is read."
+    return kit.message(line, [kit.section(kit.plain(line))])
+
+
 def read_message(org_name: str, outcome: Any, progress: Any) -> kit.Message:
     """After the first sync stopped: done (with the count), paused for the day, or failing."""
     name = tx.plain(org_name, 100)

@@ -13,13 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from bot.services.errors import NotConnected, ServiceError
+from bot.services.errors import NotConnected, RateLimited, ServiceError, XeroError
 from bot.services.query import QueryError
 from bot.slack import blocks
 from bot.slack import text as tx
 from bot.slack.kit import Message
 from bot.slack.refs import RefError
-from bot.xero.errors import RateLimited, XeroError
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,8 @@ def world(db, db_url):
 
 def test_a_sync_killed_mid_first_sync_resumes_at_its_last_page(world, db_url, encryption_key, tmp_path):
     tenant = world.services.connect.default_org(TEAM, USER).tenant_id
-    world.sb.faults.latency(500)  # slow pages: time to kill it halfway
+    already = len(list_calls(world))
+    world.sb.faults.latency(500)  # slow pages: time to close the gate before the third
     proc = subprocess.Popen(
         [sys.executable, "-m", "bot", "mirror", "sync", tenant],
         env=_env(world, db_url, encryption_key),
@@ -58,16 +59,25 @@ def test_a_sync_killed_mid_first_sync_resumes_at_its_last_page(world, db_url, en
             time.sleep(0.05)
         else:
             raise AssertionError("the syncing process never got two pages in")
+        # Kill it at a known point: waiting on Xero for its next page, every page before it
+        # checkpointed (where a kill lands inside a page write is the database's atomicity).
+        gate = world.sb.faults.hold_calls()
+        assert gate.wait_for(1, timeout=30), "the next page never reached Xero"
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait(timeout=10) == -signal.SIGKILL
     finally:
         if proc.poll() is None:
             proc.kill()
-    world.sb.faults.clear()
     dead = get_sync_state(world.db, tenant)
+    world.sb.faults.clear()  # the held call is answered (to nobody) and logged
     assert not dead.complete and dead.lease_owner is not None  # it died holding the lease
-    assert dead.row_count == len(mirrored(world.db, tenant))  # every written page is whole
-    calls_before = len(list_calls(world))
+    assert dead.row_count == len(mirrored(world.db, tenant)) >= 2000  # every written page is whole
+    # Each call is counted before it is made: the pages written and the one it died waiting for.
+    deadline = time.monotonic() + 10
+    while len(list_calls(world)) - already < dead.calls_today and time.monotonic() < deadline:
+        time.sleep(0.05)
+    calls_before = len(list_calls(world)) - already
+    assert calls_before == dead.calls_today
 
     outcome = world.services.sync.sync(tenant)
     assert outcome.busy  # its lease still stands: nobody reads the same pages twice at once
@@ -80,8 +90,9 @@ def test_a_sync_killed_mid_first_sync_resumes_at_its_last_page(world, db_url, en
     assert header(first, "If-Modified-Since") == if_modified_since(dead.first_sync_bookmark_utc)
     assert first.query["page"] == str(dead.first_sync_page)
     pages_after = [c for c in list_calls(world) if "IsReconciled" not in c.query.get("where", "")]
+    assert len(pages_after) == outcome.calls
     # A clean run reads 6,000 transactions in six or seven pages (each page after the first starts
-    # at its predecessor's last second); the resumed one adds at most the page it died in.
+    # at its predecessor's last second); the resumed one adds only the page it died waiting for.
     assert calls_before + len(pages_after) <= 7 + 1
     assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
     assert get_sync_state(world.db, tenant).row_count == len(in_xero(world.sb, tenant))

@@ -12,6 +12,7 @@ import pytest
 
 from bot.demo.xero_world import TEAM, make_world
 from bot.sandbox.xero import SandboxClock
+from bot.services.sweep_plan import RECENT_DAYS
 from bot.services.sync import LEASE, OVERLAP, MirrorSettings, SyncService
 from storage.crypto import TokenCipher
 from storage.db import Database
@@ -97,10 +98,23 @@ def test_a_delta_when_nothing_changed_is_one_call_and_changes_nothing(world):
     assert mirrored(world.db, tenant) == before
 
 
+def _dated(t) -> datetime:
+    return datetime.fromtimestamp(int(t["Date"][6:-2].split("+")[0]) / 1000, UTC)
+
+
+def _authorised(world, tenant, *, recent: bool) -> list[dict]:
+    """Live transactions dated inside the recent sweep's window (or well before it)."""
+    now = world.bot_now()
+    txns = [t for t in world.sb.transactions(tenant) if t["Status"] == "AUTHORISED"]
+    if recent:
+        return [t for t in txns if now - _dated(t) < timedelta(days=RECENT_DAYS - 5)]
+    return [t for t in txns if now - _dated(t) > timedelta(days=RECENT_DAYS + 5)]
+
+
 def test_the_reconciled_sweep_corrects_flags_a_delta_cannot_see(world):
     tenant = synced(world)
     sb = world.sb
-    txns = [t for t in sb.transactions(tenant) if t["Status"] == "AUTHORISED"]
+    txns = _authorised(world, tenant, recent=True)
     open_one = next(t for t in txns if not t["IsReconciled"])
     done_one = next(t for t in txns if t["IsReconciled"])
     sb.reconcile_transaction(tenant, open_one["BankTransactionID"])  # UpdatedDateUTC stays
@@ -118,6 +132,37 @@ def test_the_reconciled_sweep_corrects_flags_a_delta_cannot_see(world):
     wheres = [c.query.get("where", "") for c in list_calls(world)]
     assert wheres and all("IsReconciled==false" in w for w in wheres)
     assert get_sync_state(world.db, tenant).last_sweep_at is not None
+
+
+def test_the_hourly_sweep_reads_the_recent_window_and_the_daily_one_everything(world):
+    tenant = synced(world)
+    sb = world.sb
+    old = next(t for t in _authorised(world, tenant, recent=False) if not t["IsReconciled"])
+    new = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    sb.reconcile_transaction(tenant, old["BankTransactionID"])
+    sb.reconcile_transaction(tenant, new["BankTransactionID"])
+    unreconciled = sum(1 for t in in_xero(sb, tenant).values() if not t[1])
+
+    sb.clock.advance(56 * 60)  # the clock's hourly sweep: only what is dated recently
+    outcome = world.services.sync.sync(tenant)
+    assert "sweep" in outcome.did and not outcome.full_sweep and outcome.error is None
+    assert outcome.swept_from == (world.bot_now() - timedelta(days=RECENT_DAYS)).date()
+    rows = mirrored(world.db, tenant)
+    assert rows[new["BankTransactionID"]][1] is True
+    assert rows[old["BankTransactionID"]][1] is False  # older than the window: not read
+    sweep_calls = [c for c in list_calls(world) if "IsReconciled" in c.query.get("where", "")]
+    assert sweep_calls and all("Date>=DateTime(" in c.query["where"] for c in sweep_calls)
+    assert len(sweep_calls) < unreconciled / 1000 + 1  # fewer rows than the whole list
+
+    world.sb.clear_requests()
+    sb.clock.advance(24 * 3600)  # a day on: the full sweep, every unreconciled transaction
+    outcome = world.services.sync.sync(tenant)
+    assert "sweep" in outcome.did and outcome.full_sweep and outcome.error is None
+    assert mirrored(world.db, tenant) == in_xero(sb, tenant)
+    sweep_calls = [c for c in list_calls(world) if "IsReconciled" in c.query.get("where", "")]
+    assert sweep_calls and not any("Date" in c.query["where"] for c in sweep_calls)
+    state = get_sync_state(world.db, tenant)
+    assert state.last_full_at == state.last_sweep_at
 
 
 def test_an_edit_writes_through_to_the_mirror_at_once(world):
@@ -312,12 +357,20 @@ def test_the_digest_sweeps_the_mirror_just_before_it_is_built(world):
     from bot.services.digest import digest_service
 
     tenant = synced(world)
-    txns = world.sb.transactions(tenant)
-    txn = next(t for t in txns if t["Status"] == "AUTHORISED" and not t["IsReconciled"])
+    txn = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    old = next(t for t in _authorised(world, tenant, recent=False) if not t["IsReconciled"])
     world.sb.reconcile_transaction(tenant, txn["BankTransactionID"])
-    digest_service(world.services).build_now(TEAM, USER)
-    assert mirrored(world.db, tenant)[txn["BankTransactionID"]][1] is True
+    world.sb.reconcile_transaction(tenant, old["BankTransactionID"])
+    digest = digest_service(world.services)
+    before = len([t for t in in_xero(world.sb, tenant).values() if not t[1]])
+    content = digest.build_now(TEAM, USER)
+    # A small organisation's full sweep is cheap, so the digest's is full even a moment after the
+    # first sync: the recent item and the old one both count as reconciled at once.
+    rows = mirrored(world.db, tenant)
+    assert rows[txn["BankTransactionID"]][1] is True and rows[old["BankTransactionID"]][1] is True
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
     assert get_sync_state(world.db, tenant).last_sweep_at is not None
+    assert content.complete and content.count == before
 
 
 def test_mirror_commands_show_sync_and_forget(world, capsys):
@@ -338,3 +391,144 @@ def test_mirror_commands_show_sync_and_forget(world, capsys):
     assert f"{rows:,} row(s) deleted" in capsys.readouterr().out
     assert mirrored(world.db, tenant) == {}
     assert run(argparse.Namespace(action="forget", org="no such org"), world.services) == 1
+
+
+def _sharing_the_newest_millisecond(sb, tenant) -> int:
+    stamps = [t["UpdatedDateUTC"] for t in sb.transactions(tenant)]
+    return stamps.count(max(stamps, key=lambda s: int(s[6:-2].split("+")[0])))
+
+
+def test_a_no_change_delta_is_one_call_when_more_than_a_page_share_the_bookmarks_second(world):
+    # The generator stamps every edit it would date in the future at one moment (a bulk import
+    # does the same at Xero): more of them than a page holds, so re-reading the bookmark's
+    # second forward would take several pages.
+    tenant = synced(world)
+    shared = _sharing_the_newest_millisecond(world.sb, tenant)
+    assert shared >= 3
+    narrow = SyncService(
+        world.db,
+        world.services.xero,
+        world.services.tokens,
+        settings=MirrorSettings(page_size=shared - 1),
+        now=world.bot_now,
+    )
+    before = mirrored(world.db, tenant)
+
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls == 1 and len(list_calls(world)) == 1
+    assert outcome.rows_written == 0  # the overlap's re-read rows are the ones already held
+    assert mirrored(world.db, tenant) == before
+
+    # A change after them still comes in one call, and so do more changes than a page.
+    spend = [
+        t
+        for t in world.sb.transactions(tenant)
+        if t["Status"] == "AUTHORISED" and t["Type"] in ("SPEND", "RECEIVE") and not t["IsReconciled"]
+    ]
+    world.sb.edit_transaction(tenant, spend[0]["BankTransactionID"], reference="AFTER-THE-CROWD")
+    world.sb.clear_requests()
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls == 1
+    assert mirrored(world.db, tenant)[spend[0]["BankTransactionID"]][0] == "AFTER-THE-CROWD"
+
+    for n, t in enumerate(spend[1 : shared + 2]):
+        world.sb.edit_transaction(tenant, t["BankTransactionID"], reference=f"MANY-{n}")
+    world.sb.delete_transaction(tenant, spend[-1]["BankTransactionID"])
+    outcome = narrow.delta(tenant)
+    assert outcome.error is None and outcome.calls > 1
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    world.sb.clear_requests()
+    assert narrow.delta(tenant).calls == 1  # and then nothing is left to read
+    narrow.close()
+
+
+def _planner_knows_the_mirror(db) -> bool:
+    from sqlalchemy import text
+
+    with db.engine.connect() as conn:
+        if db.is_sqlite:
+            has = conn.execute(text("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'")).first()
+            return bool(has) and bool(
+                conn.execute(text("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'mirror_transactions'")).first()
+            )
+        # TRUNCATE between tests resets reltuples to -1 ("never analysed").
+        tuples = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'mirror_transactions'"))
+        return tuples.scalar() > 0
+
+
+def test_the_planner_learns_the_mirror_when_the_first_sync_completes(world):
+    from sqlalchemy import text
+
+    tenant = tenant_of(world)
+    with world.db.engine.begin() as conn:
+        if world.db.is_sqlite:
+            conn.execute(text("DROP TABLE IF EXISTS sqlite_stat1"))
+        else:
+            conn.execute(text("TRUNCATE mirror_transactions"))
+    assert not _planner_knows_the_mirror(world.db)
+    outcome = world.services.sync.sync(tenant)
+    assert outcome.complete
+    assert _planner_knows_the_mirror(world.db)
+
+
+def test_a_grant_xero_refuses_for_the_organisation_gives_way_to_the_next_that_holds_it(world):
+    from storage.mirror_state import grants_holding
+    from storage.models import Grant
+
+    tenant = tenant_of(world)
+    bob = world.sb.add_user("bob@example.com", "Bob", "Tane")  # his own Xero login
+    world.sb.login_as(bob["xero_user_id"])
+    world.consent("U0BOB")
+    holders = grants_holding(world.db, tenant)
+    assert len(holders) == 2
+    with world.db.session() as session:
+        first_login = session.get(Grant, holders[0]).xero_user_id
+    # The login the sync asks first loses the organisation at Xero; the other still holds it.
+    assert world.sb.disconnect_at_xero(first_login, tenant) == 1
+    world.sb.clear_requests()
+
+    outcome = world.services.sync.sync(tenant)
+
+    assert outcome.complete and outcome.error is None, outcome
+    assert [c.status for c in list_calls(world)][0] == 403  # refused once, then read with the other
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    assert get_sync_state(world.db, tenant).last_error is None
+
+
+def test_when_xero_refuses_every_grant_that_holds_it_the_sync_says_it_needs_reconnecting(world):
+    tenant = synced(world)
+    world.sb.disconnect_at_xero(world.sb.user["xero_user_id"], tenant)
+    world.sb.clock.advance(400)
+    outcome = world.services.sync.sync(tenant)
+    assert outcome.error and "reconnecting" in outcome.error
+    assert "reconnecting" in get_sync_state(world.db, tenant).last_error
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)  # what was read stays
+
+
+def test_the_digests_sweep_is_the_digests_own_read_and_is_not_held_back_by_the_background_lane(world):
+    """The background lane full for the minute: the clock's sweep waits its turn, the digest's does not
+    (it replaced the digest's own read of Xero, which a person's lane always served)."""
+    from bot.xero.client import XeroClient
+    from bot.xero.throttle import Throttle
+    from storage.budget import BACKGROUND, BackgroundShare
+
+    tenant = synced(world)
+    open_one = next(t for t in _authorised(world, tenant, recent=True) if not t["IsReconciled"])
+    world.sb.reconcile_transaction(tenant, open_one["BankTransactionID"])  # undated: only a sweep sees it
+    throttle = Throttle(background=BackgroundShare(minute_reserve=59))  # the background lane: 1 a minute
+    xero = XeroClient(world.services.settings.xero_api_url, timeout=(2.0, 5.0), throttle=throttle)
+    sync = SyncService(
+        world.db, xero, world.services.tokens, settings=MirrorSettings.from_settings(world.services.settings),
+        now=world.services.now,
+    )  # fmt: skip
+    try:
+        throttle.acquire(tenant, 0, lane=BACKGROUND).release()  # someone else's sync took this minute's slot
+        clocks = sync.sweep(tenant)
+        assert clocks.error  # the digest would not be built from this copy
+        assert mirrored(world.db, tenant)[open_one["BankTransactionID"]][1] is False
+
+        digests = sync.sweep(tenant, for_digest=True)
+        assert digests.error is None and "sweep" in digests.did and digests.reconciled >= 1
+        assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    finally:
+        sync.close()

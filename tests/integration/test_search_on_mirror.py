@@ -15,7 +15,6 @@ import pytest
 from bot.demo.xero_world import TEAM, make_world
 from bot.services.errors import ServiceError
 from bot.services.freshness import Freshness
-from bot.services.mirror_freshness import StoredFreshness
 from bot.services.search import SearchService
 from bot.services.textmatch import matches
 from bot.slack import blocks
@@ -172,10 +171,11 @@ def test_dates_in_the_organisations_own_form(world, mirrored):
 
 
 class Recording:
-    """A keeper that cannot reach Xero: it records what search asked and reports the old state."""
+    """A keeper that cannot reach Xero: it records what search asked and reports the state the
+    real sync service reads from the database, as it stood."""
 
-    def __init__(self, db, error: str | None = "Xero is not responding") -> None:
-        self.inner = StoredFreshness(db)
+    def __init__(self, sync, error: str | None = "Xero is not responding") -> None:
+        self.inner = sync
         self.asked: list[tuple[str, float, float]] = []
         self.error = error
 
@@ -195,7 +195,7 @@ def service(world, keeper, **kw) -> SearchService:
 def test_a_stale_mirror_is_caught_up_first_and_else_answers_with_its_age(world, org):
     synced = world.bot_now() - timedelta(minutes=7)
     fill_from_sandbox(world.db, world.sb, org.tenant_id, at=synced)
-    keeper = Recording(world.db)
+    keeper = Recording(world.services.sync)
     world.sb.faults.fail_next(40, status=503)  # Xero is down
     world.sb.clear_requests()
     result = service(world, keeper).search(TEAM, USER, "coffee from:540d")
@@ -210,7 +210,7 @@ def test_a_stale_mirror_is_caught_up_first_and_else_answers_with_its_age(world, 
 
 
 def test_a_fresh_mirror_is_not_caught_up(world, mirrored):
-    keeper = Recording(world.db)
+    keeper = Recording(world.services.sync)
     result = service(world, keeper).search(TEAM, USER, "from:540d")
     assert keeper.asked == [] and result.as_of is None
     assert "as of" not in text_of(blocks.search_message(result))
@@ -218,7 +218,7 @@ def test_a_fresh_mirror_is_not_caught_up(world, mirrored):
 
 def test_max_age_comes_from_the_settings(world, org):
     fill_from_sandbox(world.db, world.sb, org.tenant_id, at=world.bot_now() - timedelta(seconds=30))
-    keeper = Recording(world.db)
+    keeper = Recording(world.services.sync)
     service(world, keeper, max_age=10).search(TEAM, USER, "from:540d")
     service(world, keeper, max_age=60).search(TEAM, USER, "from:540d")
     assert [a[1] for a in keeper.asked] == [10]

@@ -40,3 +40,11 @@ def test_home_line_says_how_long_ago():
     )
     assert home_sync_line(progress(1_000, 5_000), NOW) == "reading from Xero: 1,000 of about 5,000"
     assert home_sync_line(progress(), NOW) == "not read from Xero yet"
+
+
+def test_an_organisation_queued_behind_another_says_it_is_next_not_zero_read():
+    from bot.slack.mirror_blocks import waiting_message
+
+    text = waiting_message("Kestrel *Design*")["blocks"][0]["text"]
+    assert text["type"] == "plain_text"
+    assert text["text"] == "Kestrel *Design*: next, once the one above is read."

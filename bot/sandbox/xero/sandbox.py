@@ -216,6 +216,20 @@ class XeroSandbox:
         """Revoke from Xero's side: refresh tokens die, connections go. Returns connections removed."""
         return self._ctx.identity.revoke_user(xero_user_id)
 
+    def disconnect_at_xero(self, xero_user_id: str, tenant_id: str) -> int:
+        """The user disconnects one organisation from the app in Xero's web pages: that login's
+        tokens stay valid but answer 403 for it. Returns connections removed."""
+        identity = self._ctx.identity
+        with identity._lock:
+            doomed = [
+                c.id
+                for c in identity.connections.values()
+                if c.user_id == xero_user_id and c.tenant_id == tenant_id.lower()
+            ]
+            for cid in doomed:
+                del identity.connections[cid]
+        return len(doomed)
+
     def warm(self) -> XeroSandbox:
         """Generate every organisation's transactions and index them now, not on the first call.
 

@@ -311,7 +311,7 @@ class DigestService:
         sync = getattr(self.services, "sync", None)
         if sync is None:
             return None
-        outcome = sync.sweep(tenant_id)
+        outcome = sync.sweep(tenant_id, for_digest=True)
         if outcome.error:
             log.info("sweep before the digest of %s: %s", tenant_id, outcome.error)
         return outcome.calls if "sweep" in outcome.did and not outcome.error else None
