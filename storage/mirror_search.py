@@ -154,7 +154,11 @@ def search_mirror(
         total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
         if offset >= total or not limit:
             return MirrorPage((), total)
-        if db.is_sqlite:
+        amounts = (wanted.min_total_e4, wanted.max_total_e4, wanted.total_e4, wanted.signed_e4)
+        if db.is_sqlite and any(a is not None for a in amounts) and total > limit:
+            # Only with amounts: the planner then sorts every row in the amount range. Without
+            # them it walks the date index and stops at the page, and finding the day would mean
+            # sorting every match's date instead.
             rows = _sqlite_page_by_days(session, where, offset, limit, total, oldest_first)
             if rows is not None:
                 return MirrorPage(rows, total)
