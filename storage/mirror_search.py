@@ -60,6 +60,7 @@ TRIGRAM = 3  # shortest term a trigram index can look up
 _PROBES = 4000
 # Rows a page may read whole to order the days it falls in (see _sqlite_page_by_days).
 _DAY_ROWS = 2000
+_DAY_SORT = 20_000  # most matches whose dates are sorted to find the page's day
 _TEXT = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 _GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
 _TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
@@ -155,10 +156,10 @@ def search_mirror(
         if offset >= total or not limit:
             return MirrorPage((), total)
         amounts = (wanted.min_total_e4, wanted.max_total_e4, wanted.total_e4, wanted.signed_e4)
-        if db.is_sqlite and any(a is not None for a in amounts) and total > limit:
-            # Only with amounts: the planner then sorts every row in the amount range. Without
-            # them it walks the date index and stops at the page, and finding the day would mean
-            # sorting every match's date instead.
+        if db.is_sqlite and any(a is not None for a in amounts) and limit < total <= _DAY_SORT:
+            # Only with amounts, and sparse matches: the planner then sorts every row in the
+            # amount range. Otherwise walking the date index stops at the page soon, and finding
+            # the day would sort every match's date instead.
             rows = _sqlite_page_by_days(session, where, offset, limit, total, oldest_first)
             if rows is not None:
                 return MirrorPage(rows, total)
