@@ -147,7 +147,7 @@ def search_mirror(
             found = _sqlite_text(session, tenant_id, wanted, offset, limit, oldest_first)
             if found is not None:
                 return found
-            where = _typed(_T.__table__.c, tenant_id, wanted)
+            where = [*_typed(_T.__table__.c, tenant_id, wanted), *_sqlite_unindexed_text(wanted)]
         else:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             where = _pg_where(tenant_id, wanted)
@@ -424,6 +424,18 @@ def _key_of(c, number: int):
 
 def _rowid_of(oldest_first: bool):
     return literal_column("rowid").asc() if oldest_first else literal_column("rowid").desc()
+
+
+def _sqlite_unindexed_text(f: MirrorFilter) -> list[ColumnElement[bool]]:
+    """Text no index can look up (a short term holding whitespace, which folded input never
+    has), tested on the row."""
+    c = _T.__table__.c
+    clauses = [func.instr(c.search_text, t) > 0 for t in f.terms if t]
+    if f.contact:
+        clauses.append(func.instr(_sqlite_line(c.search_text, 1), f.contact) > 0)
+    if f.reference:
+        clauses.append(func.instr(_sqlite_line(c.search_text, 2), f.reference) > 0)
+    return clauses
 
 
 def _exact_in_index(term: str) -> bool:

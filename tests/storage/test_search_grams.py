@@ -11,6 +11,7 @@ from storage import migrate
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror import remove_rows
+from storage.mirror_search import MirrorFilter, search_mirror
 from storage.search_grams import gram_token, grams, has_token
 from tests.storage.test_mirror_search import T, _fill, _find, _ids, _line, _txn
 
@@ -68,3 +69,14 @@ def test_rows_mirrored_before_the_grams_get_them(db_url, encryption_key):
         assert _ids(_find(db, terms=("old-qz",))) == ["b-0001"]
     finally:
         db.dispose()
+
+
+def test_a_short_term_no_index_can_look_up_is_still_tested(db):
+    """Folded input never holds such a term, but the filter must not drop it."""
+    _fill(db, [_txn(1, line_items=(_line("x q"),)), _txn(2, line_items=(_line("xq"),))])
+    found = search_mirror(db, T, MirrorFilter(terms=(" q",)))
+    assert [r.bank_transaction_id for r in found.rows] == ["b-0001"]
+    found = search_mirror(db, T, MirrorFilter(terms=(" q", "xq")))
+    assert found.total == 0
+    found = search_mirror(db, T, MirrorFilter(terms=(" q", "x")))
+    assert [r.bank_transaction_id for r in found.rows] == ["b-0001"]
