@@ -26,6 +26,7 @@ LAST_DAY = (1 << DAY_BITS) - 1
 EPOCH = date(1970, 1, 1)
 JULIAN_EPOCH = 2440587  # CAST(julianday('1970-01-01') AS INTEGER)
 TENANT_SHIFT = ID_BITS + DAY_BITS
+MAX_TENANTS = (1 << (63 - TENANT_SHIFT)) - 1  # 16 bits: 65,535 organisations in one database
 
 
 def key_sql(row: str) -> str:

@@ -80,3 +80,36 @@ def test_a_short_term_no_index_can_look_up_is_still_tested(db):
     assert found.total == 0
     found = search_mirror(db, T, MirrorFilter(terms=(" q", "x")))
     assert [r.bank_transaction_id for r in found.rows] == ["b-0001"]
+
+
+def test_a_row_beyond_the_sqlite_text_keys_is_refused_not_indexed_wrongly(sqlite_db):
+    """The text index packs organisation number and row id into its key: past them, a loud error."""
+    import pytest
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.search_keys import ID_MASK
+
+    columns = (
+        "id, tenant_id, bank_transaction_id, type, status, date, bank_account_id, bank_account_name, "
+        "total_e4, signed_e4, is_reconciled, updated_utc, line_descriptions, has_attachments, search_text, "
+        "search_grams, mirrored_at"
+    )
+    row = (
+        ":id, 't-1', :txn, 'SPEND', 'AUTHORISED', '2026-11-01', 'a', 'Bank', 100, -100, 0, "
+        "'2026-11-01 00:00:00', '', 0, 'x', '', '2026-11-01 00:00:00'"
+    )
+    insert = text(f"INSERT INTO mirror_transactions ({columns}) VALUES ({row})")  # noqa: S608
+    with sqlite_db.engine.begin() as conn:
+        conn.execute(insert, {"id": ID_MASK, "txn": "b-last"})  # the last id that fits
+    with pytest.raises(DBAPIError, match="key space"), sqlite_db.engine.begin() as conn:
+        conn.execute(insert, {"id": ID_MASK + 1, "txn": "b-beyond"})
+
+
+def test_the_migrations_key_guard_names_the_key_spaces_limits():
+    import importlib
+
+    from storage.search_keys import ID_MASK, MAX_TENANTS
+
+    migration = importlib.import_module("storage.migrations.versions.0009_search_grams")
+    assert f"new.id > {ID_MASK} " in migration._KEY_GUARD and f") > {MAX_TENANTS};" in migration._KEY_GUARD

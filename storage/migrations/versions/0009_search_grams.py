@@ -41,6 +41,13 @@ _NUMBER = (
     "INSERT INTO mirror_search_tenants(tenant_id) SELECT new.tenant_id WHERE NOT EXISTS "
     "(SELECT 1 FROM mirror_search_tenants WHERE tenant_id = new.tenant_id);"
 )
+# The key packs organisation number and row id into fixed bits (storage.search_keys): a row past
+# them would share keys with another's, so it is refused loudly rather than indexed wrongly.
+_KEY_GUARD = (  # ID_MASK and MAX_TENANTS of storage.search_keys (tests/storage/test_search_grams.py)
+    "SELECT RAISE(ABORT, 'mirror: beyond the text index key space (65,535 organisations, 2^32 rows)') "
+    "WHERE new.id > 4294967295 "
+    "OR (SELECT number FROM mirror_search_tenants WHERE tenant_id = new.tenant_id) > 65535;"
+)
 _OLD_TRIGGERS = ("mirror_search_au", "mirror_search_ad", "mirror_search_ai")
 _TRIGGERS = ("mirror_grams_au", "mirror_text_au", "mirror_text_ad", "mirror_text_ai")
 
@@ -61,6 +68,7 @@ _SQLITE_CREATE = (
     "search_grams, content='', tokenize='unicode61', detail='none')",
     f"""CREATE TRIGGER IF NOT EXISTS mirror_text_ai AFTER INSERT ON mirror_transactions BEGIN
         {_NUMBER}
+        {_KEY_GUARD}
         INSERT INTO mirror_text_fts(rowid, {_TEXT_COLUMNS}) VALUES ({_NEW}, {_text("new")});
         INSERT INTO mirror_grams_fts(rowid, search_grams) VALUES ({_NEW}, new.search_grams);
     END""",  # noqa: S608 - constants, no input
@@ -75,6 +83,7 @@ _SQLITE_CREATE = (
         INSERT INTO mirror_text_fts(mirror_text_fts, rowid, {_TEXT_COLUMNS})
         VALUES ('delete', {_OLD}, {_text("old")});
         {_NUMBER}
+        {_KEY_GUARD}
         INSERT INTO mirror_text_fts(rowid, {_TEXT_COLUMNS}) VALUES ({_NEW}, {_text("new")});
     END""",  # noqa: S608 - constants, no input
     f"""CREATE TRIGGER IF NOT EXISTS mirror_grams_au
