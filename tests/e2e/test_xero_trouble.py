@@ -27,6 +27,8 @@ def alice(stack: Stack, person):
 
 
 def test_xero_down_during_a_search_says_so(stack: Stack, alice):
+    tenant = stack.services.connect.default_org(stack.slack.team.team_id, alice.id).tenant_id
+    without_copy(stack, tenant)  # a live search (with a copy, it answers from that: its own test)
     stack.xero.faults.fail_next(40, status=503)  # outlasts the client's retries
     alice.command("/recon", "search from:365d")
     message = ephemeral_with(stack, alice, "isn't responding", timeout=15)
