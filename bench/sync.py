@@ -17,12 +17,9 @@ import argparse
 import os
 import tempfile
 import time
-import uuid
 from contextlib import contextmanager
 
 from cryptography.fernet import Fernet
-from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 
 from bot.demo.xero_world import REDIRECT, World, settings_for
 from bot.sandbox.xero import XeroSandbox
@@ -30,6 +27,7 @@ from bot.services.container import build_services
 from bot.xero.throttle import Throttle
 from storage import open_database
 from storage.mirror import count_rows
+from storage.scratch import scratch_database
 
 USER = "U0BENCH"
 DEFAULT_PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -43,20 +41,8 @@ def database(kind: str):
         with tempfile.TemporaryDirectory() as tmp:
             yield f"sqlite:///{tmp}/bench.db"
         return
-    admin_url = os.environ.get("RECON_TEST_POSTGRES_URL", DEFAULT_PG)
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    name = f"recon_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
-            )
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}"')
-        admin.dispose()
+    with scratch_database(os.environ.get("RECON_TEST_POSTGRES_URL", DEFAULT_PG), "recon_bench") as url:
+        yield url
 
 
 def run(kind: str, rows: int, latency_ms: int) -> dict[str, object]:
