@@ -139,16 +139,22 @@ def take_lease(
     return taken == 1
 
 
+def _as_holder(session, tenant_id: str, owner: str, **values) -> None:
+    """Write ``values`` to the state row only while ``owner`` holds its lease, in ``session``'s
+    transaction; :class:`LeaseLost` (nothing written) once another process has taken it."""
+    held = session.execute(
+        update(MirrorSyncState)
+        .where(MirrorSyncState.tenant_id == tenant_id, MirrorSyncState.lease_owner == owner)
+        .values(**values)
+    ).rowcount
+    if held != 1:
+        raise LeaseLost(tenant_id)
+
+
 def renew_lease(db: Database, tenant_id: str, owner: str, until: datetime) -> None:
     """Keep the lease while a long sync goes on; :class:`LeaseLost` if it is not ours any more."""
     with db.session() as session:
-        kept = session.execute(
-            update(MirrorSyncState)
-            .where(MirrorSyncState.tenant_id == tenant_id, MirrorSyncState.lease_owner == owner)
-            .values(lease_until=until)
-        ).rowcount
-    if kept != 1:
-        raise LeaseLost(tenant_id)
+        _as_holder(session, tenant_id, owner, lease_until=until)
 
 
 def release_lease(db: Database, tenant_id: str, owner: str) -> None:
@@ -219,13 +225,7 @@ def apply_page(
     moment = now()
     values = {**(state or {}), "updated_at": moment}
     with db.locked_session() as session:
-        held = session.execute(
-            update(MirrorSyncState)
-            .where(MirrorSyncState.tenant_id == tenant_id, MirrorSyncState.lease_owner == owner)
-            .values(**values)
-        ).rowcount
-        if held != 1:
-            raise LeaseLost(tenant_id)
+        _as_holder(session, tenant_id, owner, **values)
         return _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
 
 
@@ -348,13 +348,7 @@ def mark_reconciled(
     ids = list(bank_transaction_ids)
     marked = 0
     with db.locked_session() as session:
-        held = session.execute(
-            update(MirrorSyncState)
-            .where(MirrorSyncState.tenant_id == tenant_id, MirrorSyncState.lease_owner == owner)
-            .values(updated_at=mirrored_before)
-        ).rowcount
-        if held != 1:
-            raise LeaseLost(tenant_id)
+        _as_holder(session, tenant_id, owner, updated_at=mirrored_before)
         for start in range(0, len(ids), _BATCH):
             marked += (
                 session.execute(
@@ -387,19 +381,16 @@ def record_outcome(
 def restart_first_sync(db: Database, tenant_id: str, owner: str) -> None:
     """``mirror sync --full``: read everything again from the start (rows stay until replaced)."""
     with db.session() as session:
-        held = session.execute(
-            update(MirrorSyncState)
-            .where(MirrorSyncState.tenant_id == tenant_id, MirrorSyncState.lease_owner == owner)
-            .values(
-                first_sync_started_at=None,
-                first_sync_page=None,
-                first_sync_bookmark_utc=None,
-                first_sync_expected=None,
-                first_sync_completed_at=None,
-            )
-        ).rowcount
-    if held != 1:
-        raise LeaseLost(tenant_id)
+        _as_holder(
+            session,
+            tenant_id,
+            owner,
+            first_sync_started_at=None,
+            first_sync_page=None,
+            first_sync_bookmark_utc=None,
+            first_sync_expected=None,
+            first_sync_completed_at=None,
+        )
 
 
 # ---------------------------------------------------------------------- who may be mirrored
