@@ -281,7 +281,15 @@ class ReconWeb:
         except SlackApiError as exc:
             log.info("home refresh after consent failed: %s", exc.response.get("error"))
         # Then read the new organisations into the mirror at once, the DM showing how far.
-        read_organisations(self.services, self.client, dm, result.added or result.tenants, base=message)
+        read_organisations(
+            self.services,
+            self.client,
+            dm,
+            result.added or result.tenants,
+            base=lambda: blocks.consent_success_dm(
+                self.services.connect.organisations(team_id, user_id), result.added
+            ),
+        )
 
     def _slack_link(self, team_id: str) -> str:
         with self._lock:

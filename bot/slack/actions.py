@@ -17,6 +17,7 @@ from bot.slack import blocks, editing, replies
 from bot.slack.facts import org_facts
 from bot.slack.handoff import Handoff
 from bot.slack.home import publish_home
+from bot.slack.mirror_blocks import progress_blocks, with_progress
 from bot.slack.refs import (
     ACTION_DISCONNECT,
     ACTION_DISCONNECT_CANCEL,
@@ -122,7 +123,9 @@ def on_make_default(
             return
         orgs = services.connect.organisations(team_id, user_id)
         if action.get("block_id") == BLOCK_DM_DEFAULTS:
-            message = blocks.consent_success_dm(orgs)
+            # The connect DM may also show how far the first read got: keep those lines.
+            shown = (body.get("message") or {}).get("blocks") or []
+            message = with_progress(blocks.consent_success_dm(orgs), progress_blocks(shown))
         else:
             message = blocks.orgs_message(orgs)
         respond(replace_original=True, **message)

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bot.slack import kit
-from bot.slack.mirror_blocks import read_message, reading_message, waiting_message
+from bot.slack.mirror_blocks import read_message, reading_message, waiting_message, with_progress
 
 log = logging.getLogger(__name__)
 
@@ -28,13 +28,15 @@ def read_organisations(
     dm: Any,
     tenants: Sequence[Any],
     *,
-    base: kit.Message,
+    base: Callable[[], kit.Message],
     monotonic: Callable[[], float] = time.monotonic,
 ) -> list[Any]:
     """The first sync of each organisation not yet mirrored, one after another; their outcomes.
 
-    ``dm`` is Slack's answer to posting the connect DM (its ``channel`` and ``ts``), ``base``
-    that DM's own content, kept above the progress lines.
+    ``dm`` is Slack's answer to posting the connect DM (its ``channel`` and ``ts``); ``base``
+    builds that DM's own content, kept above the progress lines. It is built anew for each
+    update, not once: the user may press "Make default" while the read runs, and an update
+    from a copy taken at consent would put the old default back.
     """
     sync = getattr(services, "sync", None)
     if sync is None:
@@ -47,10 +49,8 @@ def read_organisations(
     channel, ts = dm["channel"], dm["ts"]
 
     def show() -> None:
-        blocks = list(base["blocks"])
-        for message in lines.values():
-            blocks.extend(message["blocks"])
-        client.chat_update(channel=channel, ts=ts, text=base["text"], blocks=blocks[:50])
+        message = with_progress(base(), [b for m in lines.values() for b in m["blocks"]])
+        client.chat_update(channel=channel, ts=ts, **message)
 
     show()
     outcomes = []

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.slack import kit
 from bot.slack import text as tx
+from bot.slack.refs import BLOCK_MIRROR_PROGRESS
 
 
 def _count(read: int, expected: int | None) -> str:
@@ -60,6 +61,22 @@ def read_message(org_name: str, outcome: Any, progress: Any) -> kit.Message:
             "few minutes; searches ask Xero directly until then."
         ]
     return kit.message(line, [kit.section(kit.plain(line)), kit.context(*notes)])
+
+
+def with_progress(base: kit.Message, progress: list[kit.Block]) -> kit.Message:
+    """The connect DM: its own content, then the reading lines, each marked with a block id so
+    whatever redraws the DM (a "Make default" press) can keep them — :func:`progress_blocks`."""
+    marked = [{**block, "block_id": f"{BLOCK_MIRROR_PROGRESS}{n}"} for n, block in enumerate(progress)]
+    return kit.message(base["text"], list(base["blocks"]) + marked)
+
+
+def progress_blocks(blocks: list[dict[str, Any]]) -> list[kit.Block]:
+    """The reading lines of a connect DM as Slack holds it (a block action's ``message``)."""
+    return [
+        {k: v for k, v in b.items() if k != "block_id"}
+        for b in blocks
+        if str(b.get("block_id", "")).startswith(BLOCK_MIRROR_PROGRESS)
+    ]
 
 
 def synced_ago(as_of: datetime | None, now: datetime) -> str:

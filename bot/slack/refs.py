@@ -37,6 +37,7 @@ ACTION_MAKE_DEFAULT_RE = re.compile(r"^recon_make_default(_\w+)?$")
 
 VIEW_EDIT = "recon_edit_view"
 BLOCK_DM_DEFAULTS = "recon_dm_defaults"  # the "Make default" row of the consent DM
+BLOCK_MIRROR_PROGRESS = "recon_mirror_progress_"  # + "<n>": the connect DM's reading lines
 
 BUTTON_VALUE_LIMIT = 2000
 METADATA_LIMIT = 3000

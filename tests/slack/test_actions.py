@@ -9,8 +9,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from bot.services.errors import NotConnected, NotEditable, ServiceError
-from bot.slack import actions, editing, events
+from bot.slack import actions, blocks, editing, events, kit
 from bot.slack.handoff import AFTER_RESPONSE, Handoff
+from bot.slack.mirror_blocks import with_progress
 from bot.slack.refs import BLOCK_DM_DEFAULTS, DisconnectRef, EditMeta, EditRef
 from tests.slack.fakes import (
     TENANT_A,
@@ -162,6 +163,24 @@ def test_make_default_from_the_dm_rebuilds_the_dm():
     svc.connect.set_default.assert_called_once_with("T1", "U2", TENANT_B)
     reply = respond.call_args.kwargs
     assert reply["replace_original"] is True and "default organisation is Kestrel" in all_text(reply)
+
+
+def test_make_default_on_a_connect_dm_keeps_how_far_the_first_read_got():
+    """Pressed after the read finished: the DM's "✅ Read …" lines stay under the new default."""
+    svc = services()
+    svc.connect.organisations.return_value = [
+        org(is_default=False),
+        org("Kestrel", TENANT_B, is_default=True),
+    ]
+    read = kit.message("Read", [kit.section(kit.plain("✅ Read 1,500 transactions from Harbour."))])
+    body = press(TENANT_B, action_id="recon_make_default_0", block_id=BLOCK_DM_DEFAULTS)
+    before = blocks.consent_success_dm([org(), org("Kestrel", TENANT_B)])
+    body["message"] = with_progress(before, read["blocks"])
+    respond = Mock()
+    actions.on_make_default(svc, Handoff(svc.executor), ack=Mock(), body=body, client=Mock(), respond=respond)
+    text = all_text(respond.call_args.kwargs)
+    assert "default organisation is Kestrel" in text and "✅ Read 1,500 transactions from Harbour." in text
+    assert text.count("✅ Read") == 1
 
 
 def test_make_default_from_home_republishes_home():
