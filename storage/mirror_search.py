@@ -17,6 +17,8 @@ User text reaches the database only as bound parameters.
 
 from __future__ import annotations
 
+import json
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date
 
@@ -61,6 +63,7 @@ _PROBES = 4000
 # Rows a page may read whole to order the days it falls in (see _sqlite_page_by_days).
 _DAY_ROWS = 2000
 _DAY_SORT = 20_000  # most matches whose dates are sorted to find the page's day
+_LISTED = 20_000  # most text matches read as keys at once (see _sqlite_listed)
 _TEXT = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 _GRAMS = table(GRAMS_TABLE, column("rowid"), column(GRAMS_TABLE))
 _TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
@@ -263,11 +266,11 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
         found = hits(low, high).subquery()
         return found.join(_K, _K.c.id == found.c.rowid.op("&")(ID_MASK))
 
-    if residual and not reads_row:
-        candidates = int(
-            session.scalar(select(func.count()).select_from(hits(keys.low, keys.high).subquery()))
-        )
-        if candidates > _PROBES:
+    if not reads_row:
+        listed = _sqlite_listed(session, hits(keys.low, keys.high), residual, offset, limit, oldest_first)
+        if listed is not None:
+            return listed
+        if residual:
             # Many text matches, and only typed filters besides: walk the typed filters' own
             # index and ask the text index's answer (held in memory once) about each entry,
             # rather than look up every text match.
@@ -303,6 +306,43 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
     )
     ids = list(session.scalars(ids_query))
     rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))}
+    return MirrorPage(tuple(row_view(rows[i]) for i in ids), total)
+
+
+def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_first: bool):
+    """The page and count from one reading of the text index, or None past a few thousand matches.
+
+    Counting the matches, finding the page's day and reading the page's candidates would read
+    the index three times (a long phrase costs a few milliseconds each). Fewer matches than
+    :data:`_LISTED` are read once, as keys, and the rest is done here: the typed filters tested
+    on the keys index for each match (at most :data:`_PROBES`), or — with none — only the
+    matches of the page's own days read to order them by BankTransactionID.
+    """
+    cap = _PROBES if residual else _LISTED
+    keys = list(session.scalars(matches.order_by(literal_column("rowid")).limit(cap + 1)))
+    if len(keys) > cap:
+        return None
+    if residual:
+        candidates = [k & ID_MASK for k in keys]
+    else:
+        total = len(keys)
+        if offset >= total or not limit:
+            return MirrorPage((), total)
+        # Keys ascend by day: the page's days are one run of them, and only that run is read.
+        shown = keys if oldest_first else keys[::-1]
+        days = (day_start(shown[offset]), day_start(shown[min(offset + limit, total) - 1]))
+        first, last = bisect_left(keys, min(days)), bisect_right(keys, day_end(max(days)))
+        before = first if oldest_first else total - last
+        candidates = [k & ID_MASK for k in keys[first:last]]
+        offset -= before
+    each = func.json_each(json.dumps(candidates)).table_valued("value")
+    listed = select(_K.c.id, _K.c.date, _K.c.bank_transaction_id)
+    found = session.execute(listed.where(_K.c.id.in_(select(each.c.value)), *residual)).all()
+    if residual:
+        total = len(found)
+    found.sort(key=lambda r: (r.date, r.bank_transaction_id), reverse=not oldest_first)
+    ids = [r.id for r in found[offset : offset + limit]] if limit else []
+    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))} if ids else {}
     return MirrorPage(tuple(row_view(rows[i]) for i in ids), total)
 
 

@@ -275,3 +275,19 @@ def test_unreconciled_rows_are_every_type_oldest_first_and_nothing_else(db):
     rows = unreconciled_rows(db, T)
     assert [r.bank_transaction_id for r in rows] == ["b-0005", "b-0003", "b-0001"]  # oldest first
     assert {r.type for r in rows} == {"SPEND", "SPEND-TRANSFER", "RECEIVE-OVERPAYMENT"}
+
+
+@pytest.mark.parametrize("oldest_first", [False, True])
+@pytest.mark.parametrize("wanted", [{"terms": ("beans",)}, {"terms": ("beans",), "reconciled": False}])
+def test_text_pages_cut_through_days_in_the_order_of_the_whole_list(db, oldest_first, wanted):
+    """Several transactions a day: a page that ends inside a day takes that day's rows in
+    BankTransactionID order, and pages of an odd size neither skip nor repeat a row."""
+    _fill(db, [_txn(n, date=date(2026, 11, 1) - timedelta(days=n % 4)) for n in range(60)])
+    plain = {k: v for k, v in wanted.items() if k != "terms"}
+    expected = _ids(search_mirror(db, T, MirrorFilter(**plain), limit=100, oldest_first=oldest_first))
+    pages = [
+        search_mirror(db, T, MirrorFilter(**wanted), offset=o, limit=7, oldest_first=oldest_first)
+        for o in range(0, 63, 7)
+    ]
+    assert {p.total for p in pages} == {len(expected)}
+    assert [i for p in pages for i in _ids(p)] == expected
