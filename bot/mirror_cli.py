@@ -1,9 +1,11 @@
 """``recon-bot mirror``: look at, run and wipe the local copy of each organisation's transactions.
 
-* ``mirror status`` — per organisation: rows, how far behind Xero, last delta and sweep, the
-  sync's Xero calls today against its share, the last error;
+* ``mirror status`` — per organisation: rows, how far behind Xero, last delta, last sweep (of
+  the recent window or everything) and last full sweep, the sync's Xero calls today against its
+  share, the last error;
 * ``mirror sync [--full] [ORG]`` — sync now (every held organisation, or one); ``--full`` reads
-  everything again from the start;
+  everything again from the start, and once that read completes, rows it did not meet (Xero no
+  longer has them) leave the copy;
 * ``mirror forget ORG`` — delete the organisation's rows and sync state (the clock reads it
   again on its next run while a grant still holds it).
 
@@ -24,9 +26,13 @@ EXIT_PROBLEM = 1
 def add_parser(sub) -> None:
     p = sub.add_parser("mirror", help="the local copy of each organisation's bank transactions")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    actions.add_parser("status", help="rows, lag, last delta and sweep, calls today, last error")
+    actions.add_parser("status", help="rows, lag, last delta, sweep and full sweep, calls today, last error")
     s = actions.add_parser("sync", help="sync now: every organisation, or ORG")
-    s.add_argument("--full", action="store_true", help="read everything again from the start")
+    s.add_argument(
+        "--full",
+        action="store_true",
+        help="read everything again from the start; then drop what Xero no longer has",
+    )
     s.add_argument("org", nargs="?", help="organisation name or tenant id (default: all)")
     f = actions.add_parser("forget", help="delete an organisation's mirrored rows and sync state")
     f.add_argument("org", help="organisation name or tenant id")
@@ -119,7 +125,17 @@ def _when(moment: datetime | None, now: datetime) -> str:
 def status_table(statuses: Sequence, now: datetime) -> str:
     if not statuses:
         return "no organisation is mirrored yet (connect one, or run `recon-bot mirror sync`)"
-    header = ("ORGANISATION", "ROWS", "STATE", "LAG", "LAST DELTA", "LAST SWEEP", "CALLS TODAY", "LAST ERROR")
+    header = (
+        "ORGANISATION",
+        "ROWS",
+        "STATE",
+        "LAG",
+        "LAST DELTA",
+        "LAST SWEEP",
+        "FULL SWEEP",
+        "CALLS TODAY",
+        "LAST ERROR",
+    )
     lines = [header]
     for s in statuses:
         if s.complete:
@@ -140,6 +156,7 @@ def status_table(statuses: Sequence, now: datetime) -> str:
                 age(s.lag(now)) if s.complete else "-",
                 _when(s.last_delta_at, now),
                 _when(s.last_sweep_at, now),
+                _when(s.last_full_at, now),
                 f"{s.calls_today:,}/{s.daily_calls:,}",
                 (s.last_error or "-")[:80],
             )

@@ -24,7 +24,7 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -213,6 +213,7 @@ def apply_page(
     removed_ids: Sequence[str] = (),
     state: Mapping[str, Any] | None = None,
     only_newer: bool = False,
+    unread_before: datetime | None = None,
     now: Callable[[], datetime] = utcnow,
 ) -> PageApplied:
     """A page's rows and its checkpoint (``state``: column values), in one transaction.
@@ -220,13 +221,31 @@ def apply_page(
     Only while ``owner`` holds the lease (else :class:`LeaseLost`, nothing written); the row
     count moves by exactly the rows this page added and removed. ``only_newer`` skips rows the
     mirror already holds at the same UpdatedDateUTC (a delta's overlap re-reads them; a sweep
-    must not skip them, since reconciling need not move the time).
+    must not skip them, since reconciling need not move the time). ``unread_before``: the last
+    page of a whole read, which wrote every row Xero has since that moment — older rows go.
     """
     moment = now()
     values = {**(state or {}), "updated_at": moment}
     with db.locked_session() as session:
         _as_holder(session, tenant_id, owner, **values)
-        return _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
+        applied = _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
+        if unread_before is None:
+            return applied
+        stale = (
+            session.execute(
+                delete(MirrorTransaction).where(
+                    MirrorTransaction.tenant_id == tenant_id, MirrorTransaction.mirrored_at < unread_before
+                )
+            ).rowcount
+            or 0
+        )
+        if stale:
+            session.execute(
+                update(MirrorSyncState)
+                .where(MirrorSyncState.tenant_id == tenant_id)
+                .values(row_count=MirrorSyncState.row_count - stale)
+            )
+        return PageApplied(applied.written, applied.inserted, applied.removed + stale)
 
 
 def write_through(
@@ -379,7 +398,8 @@ def record_outcome(
 
 
 def restart_first_sync(db: Database, tenant_id: str, owner: str) -> None:
-    """``mirror sync --full``: read everything again from the start (rows stay until replaced)."""
+    """``mirror sync --full``: read everything again from the start. Rows stay (and search
+    answers live meanwhile); the read's last page takes out whatever it did not write."""
     with db.session() as session:
         _as_holder(
             session,

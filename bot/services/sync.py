@@ -132,6 +132,7 @@ class MirrorStatus:
     expected: int | None
     last_delta_at: datetime | None
     last_sweep_at: datetime | None
+    last_full_at: datetime | None  # the last read of every flag (a full sweep, or a whole read)
     calls_today: int
     daily_calls: int
     last_error: str | None
@@ -400,6 +401,7 @@ class SyncService:
                     expected=s.first_sync_expected,
                     last_delta_at=s.last_delta_at,
                     last_sweep_at=s.last_sweep_at,
+                    last_full_at=s.last_full_at,
                     calls_today=s.calls_on(today),
                     daily_calls=self.settings.daily_calls,
                     last_error=s.last_error,
@@ -510,13 +512,15 @@ class SyncService:
 
     def _first(self, run: _Run, state: SyncStateView, progress: Progress | None) -> None:
         run.did.append("first sync")
-        if state.first_sync_started_at is None:
+        started = state.first_sync_started_at
+        if started is None:
+            started = self._now()
             state_store.apply_page(
                 self.db,
                 run.tenant_id,
                 run.owner,
                 rows=(),
-                state={"first_sync_started_at": self._now(), "first_sync_page": 1},
+                state={"first_sync_started_at": started, "first_sync_page": 1},
                 now=self._now,
             )
             cut, page, expected = None, 1, None
@@ -547,7 +551,9 @@ class SyncService:
                 )
             return values
 
-        self._walk(run, cut, page, bookmark, checkpoint, progress)
+        # Every row this read wrote is stamped after it started: what is older, Xero no longer
+        # returns (a re-read with --full, a row removed at Xero without a DELETED trace).
+        self._walk(run, cut, page, bookmark, checkpoint, progress, unread_before=started)
         done = state_store.get_sync_state(self.db, run.tenant_id)
         if done is not None and done.complete:
             self._refresh_statistics()
@@ -609,12 +615,14 @@ class SyncService:
         progress: Progress | None,
         *,
         only_newer: bool = False,
+        unread_before: datetime | None = None,
     ) -> None:
         """Read forward by UpdatedDateUTC from ``cut`` (page ``page`` of it) to the end.
 
         Mid-walk the bookmark only claims what is certainly read: every row before the last
         row's second (rows sharing that second, even that millisecond, may run on to the next
-        page). The last page claims its newest row.
+        page). The last page claims its newest row, and with ``unread_before`` (a whole read)
+        takes out, in the same transaction, every row not written since that moment.
         """
         while True:
             asked_at = self._now()
@@ -636,7 +644,9 @@ class SyncService:
             if newest is not None:
                 bookmark = newest
             values = checkpoint(next_cut, next_page, newest, result.item_count, not more, asked_at)
-            self._apply(run, txns, values, only_newer=only_newer)
+            self._apply(
+                run, txns, values, only_newer=only_newer, unread_before=None if more else unread_before
+            )
             if progress is not None:
                 _report(progress, self.freshness(run.tenant_id))
             if not more:
@@ -651,7 +661,9 @@ class SyncService:
         )
         return more and bool(result.transactions)
 
-    def _apply(self, run: _Run, txns, values, *, only_newer: bool = False) -> None:
+    def _apply(
+        self, run: _Run, txns, values, *, only_newer: bool = False, unread_before: datetime | None = None
+    ) -> None:
         """One page into the mirror with its checkpoint; deleted and voided ones leave it."""
         live = [row_from_transaction(t) for t in txns if is_live(t)]
         gone = [t.bank_transaction_id for t in txns if not is_live(t)]
@@ -663,6 +675,7 @@ class SyncService:
             removed_ids=gone,
             state=values,
             only_newer=only_newer,
+            unread_before=unread_before,
             now=self._now,
         )
         run.written += applied.written

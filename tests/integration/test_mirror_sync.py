@@ -387,10 +387,38 @@ def test_mirror_commands_show_sync_and_forget(world, capsys):
     table = capsys.readouterr().out
     rows = len(in_xero(world.sb, tenant))
     assert name in table and f"{rows:,}" in table and "in step" in table and "LAST ERROR" in table
+    header, line = (next(x for x in table.splitlines() if key in x) for key in ("FULL SWEEP", name))
+    assert line[header.index("FULL SWEEP") :].split()[1:3] == ["s", "ago"]  # the whole read was one
     assert run(argparse.Namespace(action="forget", org=tenant), world.services) == 0
     assert f"{rows:,} row(s) deleted" in capsys.readouterr().out
     assert mirrored(world.db, tenant) == {}
     assert run(argparse.Namespace(action="forget", org="no such org"), world.services) == 1
+
+
+def test_a_full_read_takes_out_what_xero_no_longer_has(world):
+    """``mirror sync --full`` makes the copy Xero's again: a row Xero no longer returns at all
+    (no DELETED trace to read) is gone once the re-read completes, and the count agrees."""
+    from dataclasses import replace
+
+    from storage.mirror import get_row, upsert_rows
+    from storage.mirror_state import record_outcome
+
+    tenant = synced(world)
+    some = next(iter(mirrored(world.db, tenant)))
+    stray = replace(get_row(world.db, tenant, some), bank_transaction_id="not-in-xero")
+    an_hour_ago = world.sb.clock.now() - timedelta(hours=1)
+    upsert_rows(world.db, tenant, [stray], now=lambda: an_hour_ago)
+    count = get_sync_state(world.db, tenant).row_count
+    record_outcome(world.db, tenant, values={"row_count": count + 1})
+
+    assert world.services.sync.delta(tenant).error is None
+    assert "not-in-xero" in mirrored(world.db, tenant)  # a delta cannot know
+
+    outcome = world.services.sync.sync(tenant, full=True)
+
+    assert outcome.complete and outcome.error is None, outcome
+    assert mirrored(world.db, tenant) == in_xero(world.sb, tenant)
+    assert get_sync_state(world.db, tenant).row_count == len(in_xero(world.sb, tenant))
 
 
 def _sharing_the_newest_millisecond(sb, tenant) -> int:
