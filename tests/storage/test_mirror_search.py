@@ -278,16 +278,33 @@ def test_unreconciled_rows_are_every_type_oldest_first_and_nothing_else(db):
 
 
 @pytest.mark.parametrize("oldest_first", [False, True])
-@pytest.mark.parametrize("wanted", [{"terms": ("beans",)}, {"terms": ("beans",), "reconciled": False}])
+@pytest.mark.parametrize(
+    "wanted",
+    [
+        {"terms": ("beans",)},
+        {"terms": ("beans",), "reconciled": False},  # every row a text match, half pass the status
+        {"terms": ("inv-000",), "reconciled": False},  # a few text matches
+        {"terms": ("beans",), "reconciled": False, "min_total_e4": 300_000},
+    ],
+)
 def test_text_pages_cut_through_days_in_the_order_of_the_whole_list(db, oldest_first, wanted):
     """Several transactions a day: a page that ends inside a day takes that day's rows in
     BankTransactionID order, and pages of an odd size neither skip nor repeat a row."""
-    _fill(db, [_txn(n, date=date(2026, 11, 1) - timedelta(days=n % 4)) for n in range(60)])
-    plain = {k: v for k, v in wanted.items() if k != "terms"}
-    expected = _ids(search_mirror(db, T, MirrorFilter(**plain), limit=100, oldest_first=oldest_first))
+    txns = [_txn(n, date=date(2026, 11, 1) - timedelta(days=n % 4)) for n in range(60)]
+    _fill(db, txns)
+    term = wanted["terms"][0]
+    kept = [
+        t
+        for t in txns
+        if (term in t.reference.lower() or term in t.line_items[0].description.lower())
+        and ("reconciled" not in wanted or t.is_reconciled is wanted["reconciled"])
+        and t.total * 10_000 >= wanted.get("min_total_e4", 0)
+    ]
+    kept.sort(key=lambda t: (t.date, t.bank_transaction_id), reverse=not oldest_first)
+    expected = [t.bank_transaction_id for t in kept]
     pages = [
         search_mirror(db, T, MirrorFilter(**wanted), offset=o, limit=7, oldest_first=oldest_first)
         for o in range(0, 63, 7)
     ]
-    assert {p.total for p in pages} == {len(expected)}
+    assert {p.total for p in pages} == {len(expected)} and expected
     assert [i for p in pages for i in _ids(p)] == expected
