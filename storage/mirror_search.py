@@ -154,6 +154,10 @@ def search_mirror(
         else:
             session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             where = _pg_where(tenant_id, wanted)
+            if (wanted.contact or wanted.reference) and limit:
+                found = _pg_counted_page(session, where, offset, limit, oldest_first)
+                if found is not None:
+                    return found
         order = _order(_T.__table__.c, oldest_first)
         total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
         if offset >= total or not limit:
@@ -168,6 +172,29 @@ def search_mirror(
                 return MirrorPage(rows, total)
         page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
         return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
+
+
+def _pg_counted_page(session, where, offset: int, limit: int, oldest_first: bool) -> MirrorPage | None:
+    """``contact:``/``ref:`` on PostgreSQL: the page and the count from one pass over the matches.
+
+    PostgreSQL cannot estimate a field's own test (a LIKE over ``split_part``), so it reads
+    every match for the page as well as for the count — two passes over the pg_trgm candidates'
+    rows, each ~130 ms for a common contact at 1M. Counting in a window over the same pass keeps
+    only ids and sort keys in memory. None past the last page (no row carries the count).
+    """
+    c = _T.__table__.c
+    counted = (
+        select(c.id, func.count().over().label("total"))
+        .where(*where)
+        .order_by(*_order(c, oldest_first))
+        .offset(offset)
+        .limit(limit)
+    )
+    found = session.execute(counted).all()
+    if not found:
+        return None
+    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_([f.id for f in found])))}
+    return MirrorPage(tuple(row_view(rows[f.id]) for f in found), int(found[0].total))
 
 
 def _sqlite_page_by_days(session, where, offset: int, limit: int, total: int, oldest_first: bool):
@@ -319,7 +346,7 @@ def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_f
     matches of the page's own days read to order them by BankTransactionID.
     """
     cap = _PROBES if residual else _LISTED
-    keys = list(session.scalars(matches.order_by(literal_column("rowid")).limit(cap + 1)))
+    keys = session.scalars(matches.order_by(literal_column("rowid")).limit(cap + 1)).all()
     if len(keys) > cap:
         return None
     if residual:
@@ -335,9 +362,10 @@ def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_f
         before = first if oldest_first else total - last
         candidates = [k & ID_MASK for k in keys[first:last]]
         offset -= before
-    each = func.json_each(json.dumps(candidates)).table_valued("value")
-    listed = select(_K.c.id, _K.c.date, _K.c.bank_transaction_id)
-    found = session.execute(listed.where(_K.c.id.in_(select(each.c.value)), *residual)).all()
+    # In id order, each lookup lands near the last one in the keys index.
+    each = func.json_each(json.dumps(sorted(candidates))).table_valued("value")
+    listed = select(_K.c.id, _K.c.date, _K.c.bank_transaction_id).select_from(each)
+    found = session.execute(listed.join(_K, _K.c.id == each.c.value).where(*residual)).all()
     if residual:
         total = len(found)
     found.sort(key=lambda r: (r.date, r.bank_transaction_id), reverse=not oldest_first)
