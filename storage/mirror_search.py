@@ -346,7 +346,7 @@ def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_f
     matches of the page's own days read to order them by BankTransactionID.
     """
     cap = _PROBES if residual else _LISTED
-    keys = session.scalars(matches.order_by(literal_column("rowid")).limit(cap + 1)).all()
+    keys = list(session.scalars(matches.order_by(literal_column("rowid")).limit(cap + 1)))
     if len(keys) > cap:
         return None
     if residual:
