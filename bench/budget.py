@@ -40,6 +40,7 @@ import requests
 from cryptography.fernet import Fernet
 from sqlalchemy import create_engine
 
+from bot.sandbox.xero.limits import busiest_window
 from storage.scratch import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -96,16 +97,6 @@ class Meter:
                 if status:
                     self.statuses[status[0]] = self.statuses.get(status[0], 0) + 1
         return body
-
-
-def busiest_window(times: list[float], window: float = WINDOW) -> int:
-    times = sorted(times)
-    best = lo = 0
-    for hi, t in enumerate(times):
-        while times[lo] + window <= t:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def connect(sandbox: Any) -> tuple[str, str]:
@@ -256,7 +247,7 @@ def run(database_url: str, args: argparse.Namespace) -> dict[str, Any]:
         "refused": sum(r["refused"] for r in results),
         "errors": sum(r["errors"] for r in results),
         "429": meter.statuses.get(429, 0),
-        "busiest": busiest_window(meter.arrivals),
+        "busiest": busiest_window(meter.arrivals, WINDOW),
         "in_flight": meter.max_in_flight,
         "share": calls / allowed,
         "p50": _percentile(costs, 50) * 1000,

@@ -19,6 +19,7 @@ import pytest
 import requests
 import responses
 
+from bot.sandbox.xero.limits import busiest_window
 from bot.xero.client import XeroClient
 from bot.xero.errors import RateLimited
 from bot.xero.throttle import BACKGROUND, Throttle, clock_of
@@ -50,16 +51,6 @@ def process(db: Database, clock: FakeClock | None = None, **limits) -> Throttle:
     if clock is None:
         return Throttle(budget)
     return Throttle(budget, clock=clock, sleep=clock.sleep)
-
-
-def _max_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] + window <= t:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
 
 
 def _max_overlap(calls: list[tuple[float, float]]) -> int:
@@ -136,8 +127,8 @@ def test_many_threads_in_two_real_processes_stay_inside_the_limits(db):
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0, err[-2000:]
         calls += [tuple(json.loads(line)) for line in out.splitlines() if line.startswith("[")]
-    assert _max_in_any_window([s for s, _ in calls], window) <= 60
-    assert _max_in_any_window([e for _, e in calls], window) <= 60
+    assert busiest_window([s for s, _ in calls], window) <= 60
+    assert busiest_window([e for _, e in calls], window) <= 60
     assert _max_overlap(calls) <= 5
     # …and the budget was used, not merely refused: at least two full windows' worth.
     assert len(calls) >= 2 * 60

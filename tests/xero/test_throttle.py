@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from bot.sandbox.xero.limits import busiest_window
 from bot.xero.errors import RateLimited
 from bot.xero.throttle import Throttle
 from tests.xero.fakes import FakeClock
@@ -17,16 +18,6 @@ def make(clock: FakeClock, **kw) -> Throttle:
     return Throttle(clock=clock, sleep=clock.sleep, **kw)
 
 
-def _max_in_any_window(times: list[float], window: float) -> int:
-    times = sorted(times)
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while times[lo] + window <= t:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 def test_never_more_than_60_calls_in_a_rolling_minute():
     clock = FakeClock()
     th = make(clock)
@@ -35,7 +26,7 @@ def test_never_more_than_60_calls_in_a_rolling_minute():
         with th.acquire(T1, max_wait=120) as permit:
             times.append(permit.acquired_at)
         clock.advance(0.1 if i % 7 else 0.9)  # uneven request durations
-    assert _max_in_any_window(times, 60.0) == 60
+    assert busiest_window(times, 60.0) == 60
     assert clock.sleeps, "the limiter had to wait at least once"
 
 
@@ -56,7 +47,7 @@ def test_threads_with_fake_clock_still_respect_the_minute():
     for t in threads:
         t.join(10)
     assert len(times) == 180
-    assert _max_in_any_window(times, 60.0) <= 60
+    assert busiest_window(times, 60.0) <= 60
 
 
 def test_over_max_wait_raises_locally_without_sleeping():

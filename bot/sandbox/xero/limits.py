@@ -21,6 +21,18 @@ DAY = 86_400.0
 MINUTE = 60.0
 
 
+def busiest_window(times: list[float], window: float = MINUTE) -> int:
+    """The most calls any rolling ``window`` held: what Xero's minute limit sees of a run, for
+    the tests and benchmarks that check a client kept to it."""
+    times = sorted(times)
+    best = lo = 0
+    for hi, t in enumerate(times):
+        while times[lo] + window <= t:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 @dataclass(frozen=True)
 class Rejection:
     problem: str  # minute | day | concurrent | appminute
