@@ -112,6 +112,17 @@ def delete_rows(session: Session, tenant_id: str, bank_transaction_ids: Sequence
     return removed
 
 
+def delete_unread(session: Session, tenant_id: str, *, before: datetime) -> int:
+    """Take out every row not written since ``before``: after a whole read of the organisation,
+    those are the ones Xero no longer returns."""
+    result = session.execute(
+        delete(MirrorTransaction).where(
+            MirrorTransaction.tenant_id == tenant_id, MirrorTransaction.mirrored_at < before
+        )
+    )
+    return result.rowcount or 0
+
+
 def present_versions(
     session: Session, tenant_id: str, bank_transaction_ids: Sequence[str]
 ) -> dict[str, datetime]:
@@ -165,6 +176,7 @@ __all__ = [
     "MirrorRow",
     "count_rows",
     "delete_rows",
+    "delete_unread",
     "forget_tenant",
     "get_row",
     "present_versions",

@@ -24,12 +24,12 @@ from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
-from storage.mirror import MirrorRow, delete_rows, forget_tenant, present_versions, write_rows
+from storage.mirror import MirrorRow, delete_rows, delete_unread, forget_tenant, present_versions, write_rows
 from storage.models import (
     GRANT_ACTIVE,
     TENANT_CONNECTED,
@@ -228,24 +228,9 @@ def apply_page(
     values = {**(state or {}), "updated_at": moment}
     with db.locked_session() as session:
         _as_holder(session, tenant_id, owner, **values)
-        applied = _write(session, tenant_id, rows, removed_ids, moment, only_newer=only_newer)
-        if unread_before is None:
-            return applied
-        stale = (
-            session.execute(
-                delete(MirrorTransaction).where(
-                    MirrorTransaction.tenant_id == tenant_id, MirrorTransaction.mirrored_at < unread_before
-                )
-            ).rowcount
-            or 0
+        return _write(
+            session, tenant_id, rows, removed_ids, moment, only_newer=only_newer, unread_before=unread_before
         )
-        if stale:
-            session.execute(
-                update(MirrorSyncState)
-                .where(MirrorSyncState.tenant_id == tenant_id)
-                .values(row_count=MirrorSyncState.row_count - stale)
-            )
-        return PageApplied(applied.written, applied.inserted, applied.removed + stale)
 
 
 def write_through(
@@ -275,6 +260,7 @@ def _write(
     moment: datetime,
     *,
     only_newer: bool = False,
+    unread_before: datetime | None = None,
 ) -> PageApplied:
     ids = [r.bank_transaction_id for r in rows]
     existing = present_versions(session, tenant_id, ids) if ids else {}
@@ -287,6 +273,8 @@ def _write(
     inserted = len(set(ids) - existing.keys())
     written = write_rows(session, tenant_id, rows, stamp=moment)
     removed = delete_rows(session, tenant_id, removed_ids) if removed_ids else 0
+    if unread_before is not None:
+        removed += delete_unread(session, tenant_id, before=unread_before)
     if inserted or removed:
         session.execute(
             update(MirrorSyncState)
