@@ -193,8 +193,7 @@ def _pg_counted_page(session, where, offset: int, limit: int, oldest_first: bool
     found = session.execute(counted).all()
     if not found:
         return None
-    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_([f.id for f in found])))}
-    return MirrorPage(tuple(row_view(rows[f.id]) for f in found), int(found[0].total))
+    return MirrorPage(_rows_in_order(session, [f.id for f in found]), int(found[0].total))
 
 
 def _sqlite_page_by_days(session, where, offset: int, limit: int, total: int, oldest_first: bool):
@@ -331,9 +330,7 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
         .offset(offset)
         .limit(limit)
     )
-    ids = list(session.scalars(ids_query))
-    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))}
-    return MirrorPage(tuple(row_view(rows[i]) for i in ids), total)
+    return MirrorPage(_rows_in_order(session, list(session.scalars(ids_query))), total)
 
 
 def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_first: bool):
@@ -370,8 +367,15 @@ def _sqlite_listed(session, matches, residual, offset: int, limit: int, oldest_f
         total = len(found)
     found.sort(key=lambda r: (r.date, r.bank_transaction_id), reverse=not oldest_first)
     ids = [r.id for r in found[offset : offset + limit]] if limit else []
-    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))} if ids else {}
-    return MirrorPage(tuple(row_view(rows[i]) for i in ids), total)
+    return MirrorPage(_rows_in_order(session, ids), total)
+
+
+def _rows_in_order(session, ids: list[int]) -> tuple[MirrorRow, ...]:
+    """The page's whole rows, read by id once its order is known from narrower reads."""
+    if not ids:
+        return ()
+    rows = {r.id: r for r in session.scalars(select(_T).where(_T.id.in_(ids)))}
+    return tuple(row_view(rows[i]) for i in ids)
 
 
 def unreconciled_rows(db: Database, tenant_id: str) -> tuple[MirrorRow, ...]:

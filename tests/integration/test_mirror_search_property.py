@@ -126,24 +126,23 @@ def _query_text(rnd: random.Random, words, txns, today, order) -> str:
     return " ".join(parts)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
+# A random query (its seed), the organisation's date order, a page, and either order.
+_QUERIES = dict(
     seed=st.integers(0, 2**32 - 1),
     order=st.sampled_from(["DMY", "MDY"]),
     page=st.integers(1, 4),
     oldest=st.booleans(),
 )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**_QUERIES)
 def test_mirror_search_is_the_brute_force_answer(mirror, sandbox, seed, order, page, oldest):
     _check_one_query(mirror, sandbox, seed, order, page, oldest_first=oldest)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(
-    seed=st.integers(0, 2**32 - 1),
-    order=st.sampled_from(["DMY", "MDY"]),
-    page=st.integers(1, 4),
-    oldest=st.booleans(),
-)
+@given(**_QUERIES)
 def test_many_text_matches_count_from_the_indexes_instead_of_a_list(
     mirror, sandbox, seed, order, page, oldest, monkeypatch
 ):
