@@ -499,11 +499,7 @@ class SyncService:
             self._first(run, state, progress)
         else:
             self._delta(run, state)
-        was_complete = state.complete
         state = state_store.get_sync_state(self.db, run.tenant_id)
-        if state is not None and state.complete and not was_complete:
-            # The planner's picture of the mirror was taken while it was small or empty.
-            refresh_statistics(self.db)
         due = self._sweep_plan(state) if state is not None and state.complete else None
         if due is not None:
             self._sweep(run, due)
