@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -16,11 +17,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    column,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from storage.mirror_contacts import first_line
 from storage.search_grams import grams
 
 
@@ -309,6 +312,16 @@ class MirrorTransaction(Base):
         # Search: counting by type or exact amount reads the index alone, never the wide rows.
         Index("ix_mirror_type", "tenant_id", "type", "date", "is_reconciled"),
         Index("ix_mirror_amount", "tenant_id", "total_e4", "date", "signed_e4", "type", "is_reconciled"),
+        # contact: counts and orders its contacts' rows from the index (storage.mirror_contacts).
+        Index(
+            "ix_mirror_contact",
+            "tenant_id",
+            "contact_key",
+            "date",
+            "bank_transaction_id",
+            "type",
+            "is_reconciled",
+        ),
     )
 
     id: Mapped[int] = mapped_column(MirrorKey, primary_key=True, autoincrement=True)
@@ -334,6 +347,8 @@ class MirrorTransaction(Base):
     search_text: Mapped[str] = mapped_column(Text, default="")
     # Derived from search_text whenever a row is written without it (see storage.search_grams).
     search_grams: Mapped[str] = mapped_column(Text, default=_grams_of_search_text)
+    # The folded contact (the first line of search_text), kept by the database itself.
+    contact_key: Mapped[str] = mapped_column(Text, Computed(first_line(column("search_text"))))
     mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

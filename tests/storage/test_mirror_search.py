@@ -74,6 +74,11 @@ def _find(db, limit=100, offset=0, tenant=T, **wanted):
 
 @pytest.fixture
 def filled(db):
+    return fill_sixty(db)
+
+
+def fill_sixty(db):
+    """Sixty rows of three contacts (one without) over thirty days, and five of another tenant."""
     txns = [_txn(n) for n in range(60)]
     txns[5] = _txn(5, type="RECEIVE", bank_account=CARD, line_items=(_line("Refund for Crème brûlée"),))
     txns[7] = _txn(7, contact=None, reference=None, line_items=())
