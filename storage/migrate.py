@@ -20,6 +20,11 @@ def _config(engine: Engine) -> Config:
     return config
 
 
+# Where a migration leaves statements to run once its transaction has committed (see
+# :func:`after_commit`).
+AFTER_COMMIT = "after_commit"
+
+
 def upgrade(engine: Engine) -> None:
     """Bring the schema to the newest revision; safe to run from several processes at once."""
     config = _config(engine)
@@ -29,6 +34,17 @@ def upgrade(engine: Engine) -> None:
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7735001)")
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
+    if statements := config.attributes.get(AFTER_COMMIT):
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for statement in dict.fromkeys(statements):
+                connection.exec_driver_sql(statement)
+
+
+def after_commit(config: Config, statement: str) -> None:
+    """Called by a migration: run ``statement`` once every migration has committed, outside any
+    transaction — what ``VACUUM`` needs (after a table rewrite PostgreSQL's visibility map is
+    empty, so every count reads the table instead of an index until a vacuum)."""
+    config.attributes.setdefault(AFTER_COMMIT, []).append(statement)
 
 
 def status(engine: Engine) -> tuple[str | None, str]:

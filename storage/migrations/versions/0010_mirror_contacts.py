@@ -16,8 +16,9 @@ On SQLite a plain ADD COLUMN (no table rebuild), so the text triggers stay as th
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
+from storage import migrate
 from storage.mirror_contacts import first_line
 
 revision = "mirror_contacts"
@@ -38,6 +39,10 @@ def upgrade() -> None:
     generated = sa.Computed(first_line(sa.column("search_text")), persisted=stored)
     op.add_column("mirror_transactions", sa.Column("contact_key", sa.Text(), generated, nullable=False))
     op.create_index("ix_mirror_contact", "mirror_transactions", _INDEX)
+    if stored:
+        # The rewritten table has no visibility map yet: counts would read every row (a type
+        # filter at 1M rows, 9 ms -> 0.3 s) until autovacuum, which a rewrite does not prompt.
+        migrate.after_commit(context.config, "VACUUM (ANALYZE) mirror_transactions")
 
 
 def downgrade() -> None:
