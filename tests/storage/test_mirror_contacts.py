@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
 from sqlalchemy import create_engine
 
-from bot.services.mirror_rows import row_from_transaction
 from bot.xero.models import ContactRef
 from storage import migrate, mirror_contacts
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror import remove_rows
 from storage.mirror_contacts import contacts_holding, distinct_contacts
+from tests.storage.migrating import mirrored_at_revision
 from tests.storage.test_mirror_search import T, _fill, _find, _ids, _txn, fill_sixty
 
 _QUERIES = (
@@ -71,20 +69,9 @@ def test_the_dictionary_follows_upserts_and_deletes(db):
 def test_rows_mirrored_before_the_contact_column_get_it(db_url, encryption_key):
     """The migration fills ``contact_key`` from the text of rows already there."""
     engine = create_engine(db_url)
-    config = migrate._config(engine)
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "search_grams")
-        row = row_from_transaction(_txn(1, contact=ContactRef("c-1", "Ōtautahi Traders")))
-        values = {k: getattr(row, k) for k in row.__dataclass_fields__}
-        values |= {"tenant_id": T, "mirrored_at": row.updated_utc, "search_grams": ""}
-        table = sa.table("mirror_transactions", *(sa.column(k) for k in values))
-        with engine.begin() as conn:
-            conn.execute(sa.insert(table).values(**values))
-    finally:
-        migrate.upgrade(engine)
-        engine.dispose()
+    traders = _txn(1, contact=ContactRef("c-1", "Ōtautahi Traders"))
+    mirrored_at_revision(engine, "search_grams", traders, tenant=T, search_grams="")
+    engine.dispose()
     db = Database(db_url, TokenCipher([encryption_key]))
     try:
         with db.session() as session:
@@ -99,7 +86,6 @@ def test_postgresql_vacuums_the_rewritten_table_once_the_upgrade_commits(postgre
     """Without it every count reads the table until autovacuum happens by (index-only scans
     need the visibility map the rewrite emptied)."""
     engine = create_engine(postgres_url)
-    config = migrate._config(engine)
 
     def all_visible() -> bool:
         with engine.connect() as conn:
@@ -110,16 +96,7 @@ def test_postgresql_vacuums_the_rewritten_table_once_the_upgrade_commits(postgre
 
     try:
         migrate.upgrade(engine)
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "search_grams")
-        row = row_from_transaction(_txn(1))
-        values = {k: getattr(row, k) for k in row.__dataclass_fields__}
-        values |= {"tenant_id": "tenant-vacuumed", "mirrored_at": row.updated_utc, "search_grams": ""}
-        table = sa.table("mirror_transactions", *(sa.column(k) for k in values))
-        with engine.begin() as conn:
-            conn.execute(sa.insert(table).values(**values))
-        migrate.upgrade(engine)
+        mirrored_at_revision(engine, "search_grams", _txn(1), tenant="tenant-vacuumed", search_grams="")
         assert all_visible()
     finally:
         engine.dispose()

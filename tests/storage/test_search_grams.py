@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
-from alembic import command
 from sqlalchemy import create_engine
 
-from bot.services.mirror_rows import row_from_transaction
-from storage import migrate
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror import remove_rows
 from storage.mirror_search import MirrorFilter, search_mirror
 from storage.search_grams import gram_token, grams, has_token
+from tests.storage.migrating import mirrored_at_revision
 from tests.storage.test_mirror_search import T, _fill, _find, _ids, _line, _txn
 
 
@@ -49,20 +46,8 @@ def test_short_terms_follow_upserts_and_deletes(db):
 def test_rows_mirrored_before_the_grams_get_them(db_url, encryption_key):
     """The migration fills ``search_grams`` for rows already there, and indexes them."""
     engine = create_engine(db_url)
-    config = migrate._config(engine)
-    try:
-        with engine.begin() as conn:
-            config.attributes["connection"] = conn
-            command.downgrade(config, "xero_budget")
-        row = row_from_transaction(_txn(1, reference="OLD-QZ"))
-        values = {k: getattr(row, k) for k in row.__dataclass_fields__}
-        values |= {"tenant_id": T, "mirrored_at": row.updated_utc}
-        table = sa.table("mirror_transactions", *(sa.column(k) for k in values))
-        with engine.begin() as conn:
-            conn.execute(sa.insert(table).values(**values))
-    finally:
-        migrate.upgrade(engine)
-        engine.dispose()
+    mirrored_at_revision(engine, "xero_budget", _txn(1, reference="OLD-QZ"), tenant=T)
+    engine.dispose()
     db = Database(db_url, TokenCipher([encryption_key]))
     try:
         assert _ids(_find(db, terms=("qz",))) == ["b-0001"]
