@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from storage.db import Database
-from storage.models import MirrorSyncState, MirrorTransaction, utcnow
+from storage.models import MirrorContact, MirrorSyncState, MirrorTransaction, utcnow
 
 # Rows per INSERT statement: SQLite allows 32,766 bound parameters, and a row binds 21.
 _BATCH = 500
@@ -165,6 +165,7 @@ def forget_tenant(db: Database, tenant_id: str) -> int:
     with db.locked_session() as session:
         session.execute(delete(MirrorSyncState).where(MirrorSyncState.tenant_id == tenant_id))
         result = session.execute(delete(MirrorTransaction).where(MirrorTransaction.tenant_id == tenant_id))
+        session.execute(delete(MirrorContact).where(MirrorContact.tenant_id == tenant_id))
         return result.rowcount or 0
 
 

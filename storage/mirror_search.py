@@ -39,8 +39,9 @@ from sqlalchemy.sql.expression import TableClause, literal
 
 from storage.db import Database
 from storage.mirror import MirrorRow, row_view
-from storage.mirror_contacts import contacts_holding
+from storage.mirror_contacts import distinct_contacts
 from storage.models import MirrorTransaction
+from storage.search_fields import after_first_line
 from storage.search_grams import gram_token, has_token
 from storage.search_keys import (
     ID_BITS,
@@ -59,6 +60,7 @@ KEYS_INDEX = "ix_mirror_keys"
 CONTACT_INDEX = "ix_mirror_contact"
 PG_INDEX = "ix_mirror_search_trgm"
 TRIGRAM = 3  # shortest term a trigram index can look up
+_SPLIT_TERMS = 3  # most terms split 2^n ways without a contact dictionary; past it, a scan
 _PG_WORK_MEM = "64MB"  # a search's bitmaps: exact, one bit a row, for a million-row organisation
 # Text matches worth a lookup each (about a microsecond or more); past this many, a search with
 # typed filters counts from the filters' index instead.
@@ -73,6 +75,7 @@ _TENANTS = table("mirror_search_tenants", column("number"), column("tenant_id"))
 _SIMPLE = literal_column("'simple'::regconfig")
 _T = MirrorTransaction
 _PG_GRAMS = func.to_tsvector(_SIMPLE, _T.search_grams)  # as the GIN index is built
+_PG_REST = after_first_line(_T.search_text)  # as the trigram index is built
 
 
 class _IndexedBy(TableClause):
@@ -106,8 +109,12 @@ class MirrorFilter:
 
     terms: tuple[str, ...] = ()  # each must appear in the contact, reference or a line description
     contact: str | None = None  # substring of the folded contact name
-    # exactly one of these folded contacts (what storage.mirror_contacts found for ``contact``)
-    contacts: tuple[str, ...] | None = None
+    # What search turns ``contact`` and the terms' contact side into (see _by_contact):
+    contacts: tuple[str, ...] | None = None  # exactly one of these folded contacts
+    not_contacts: tuple[str, ...] = ()  # none of these
+    contact_holds: tuple[str, ...] = ()  # a contact holding each of these (no dictionary)
+    contact_lacks: tuple[str, ...] = ()  # a contact holding none of these (no dictionary)
+    scanned: tuple[str, ...] = ()  # terms tested on each row's whole text, with no index
     reference: str | None = None  # substring of the folded reference
     bank_account_id: str | None = None
     types: tuple[str, ...] = ()
@@ -158,42 +165,127 @@ def search_mirror(
             # A common short term's bitmap of a million-row organisation outgrew the default 4 MB:
             # lossy pages then recheck every row on them (6 s, not 0.3 s, at 1M rows).
             session.execute(text(f"SET LOCAL work_mem = '{_PG_WORK_MEM}'"))
-        if wanted.contact:
-            held = contacts_holding(session, tenant_id, wanted.contact)
-            if held is not None:
-                if not held:
-                    return MirrorPage((), 0)
-                wanted = replace(wanted, contact=None, contacts=held)
-        if db.is_sqlite:
-            found = _sqlite_text(session, tenant_id, wanted, offset, limit, oldest_first)
+        wanted, keys = _resolve_contact(session, tenant_id, wanted, split=not db.is_sqlite)
+        if wanted is None:
+            return MirrorPage((), 0)
+        groups = None if db.is_sqlite else _by_contact(wanted, keys)
+        if groups is None:
+            return _search(session, db, tenant_id, wanted, offset, limit, oldest_first)
+        # Disjoint: the totals add up, and the page is the first rows of all of them merged.
+        pages = [_search(session, db, tenant_id, g, 0, offset + limit, oldest_first) for g in groups]
+        rows = sorted(
+            (r for p in pages for r in p.rows),
+            key=lambda r: (r.date, r.bank_transaction_id),
+            reverse=not oldest_first,
+        )
+        return MirrorPage(tuple(rows[offset : offset + limit]), sum(p.total for p in pages))
+
+
+def _resolve_contact(session, tenant_id: str, f: MirrorFilter, *, split: bool):
+    """``contact:`` as the contacts that hold it, and — to ``split`` free text by (PostgreSQL) —
+    the organisation's contacts (None past :data:`storage.mirror_contacts.MOST`); ``(None, …)``
+    when no contact holds the ``contact:`` term.
+
+    Past MOST contacts, ``contact:`` is tested on each row's ``contact_key`` on PostgreSQL, and
+    through the trigram index's contact column on SQLite, which still holds the contact: there
+    FTS5 must read every trigram's whole list even for a column filter, so a split would read
+    the index twice where it reads it once (a line description also held by one contact's name:
+    68 -> 315 ms at 1M).
+    """
+    if not f.contact and (not split or all(len(t) < TRIGRAM for t in f.terms)):
+        return f, None  # nothing to split: the contacts are not read
+    keys = distinct_contacts(session, tenant_id)
+    if not f.contact:
+        return f, keys
+    if keys is None:
+        if not split:
+            return f, None
+        return replace(f, contact=None, contact_holds=(*f.contact_holds, f.contact)), None
+    held = [k for k in keys if f.contact in k]
+    if not held:
+        return None, None
+    return replace(f, contact=None, contacts=tuple(held)), held
+
+
+def _by_contact(f: MirrorFilter, keys: list[str] | None) -> list[MirrorFilter] | None:
+    """On PostgreSQL, whose trigram index holds no contact: the searches whose union is ``f``,
+    or None if ``f`` needs no split.
+
+    A term of three characters or more matches a row whose contact holds it (the contacts'
+    index) or whose reference or lines do (the trigram index). The organisation's contacts are
+    grouped by which of the terms each holds: one search per group, asking its contacts' rows
+    for the other terms only. Within it a term left to the index is in no contact of the group,
+    so a test of the whole text (a term the index does not answer exactly) still means the
+    reference or the lines. Shorter terms are looked up in the grams, which hold the whole text.
+    """
+    long = [t for t in dict.fromkeys(f.terms) if len(t) >= TRIGRAM]
+    if not long:
+        return None
+    if keys is not None:
+        groups: dict[frozenset[str], list[str]] = {}
+        for key in keys:
+            groups.setdefault(frozenset(t for t in long if t in key), []).append(key)
+        if set(groups) <= {frozenset()}:
+            return None  # no contact holds a term: the index alone answers
+        holding = [k for held, ks in groups.items() if held for k in ks]
+        return [
+            replace(
+                f,
+                terms=tuple(t for t in f.terms if t not in held),
+                **(
+                    {"contacts": tuple(ks)}
+                    if held or f.contacts is not None
+                    else {"not_contacts": (*f.not_contacts, *holding)}
+                ),
+            )
+            for held, ks in groups.items()
+        ]
+    if len(long) > _SPLIT_TERMS:
+        return [replace(f, terms=tuple(t for t in f.terms if t not in long), scanned=tuple(long))]
+    # Too many contacts to read: every way the terms can fall between the contact and the rest.
+    splits = []
+    for mask in range(1 << len(long)):
+        held = {t for i, t in enumerate(long) if mask >> i & 1}
+        splits.append(
+            replace(
+                f,
+                terms=tuple(t for t in f.terms if t not in held),
+                contact_holds=(*f.contact_holds, *sorted(held)),
+                contact_lacks=(*f.contact_lacks, *(t for t in long if t not in held)),
+            )
+        )
+    return splits
+
+
+def _search(session, db: Database, tenant_id: str, wanted: MirrorFilter, offset, limit, oldest_first):
+    """One search whose contact side is settled (see _by_contact)."""
+    if db.is_sqlite:
+        found = _sqlite_text(session, tenant_id, wanted, offset, limit, oldest_first)
+        if found is not None:
+            return found
+        if wanted.contacts is not None or wanted.contact_holds:
+            return _sqlite_by_contacts(session, tenant_id, wanted, offset, limit, oldest_first)
+        where = [*_typed(_T.__table__.c, tenant_id, wanted), *_sqlite_unindexed_text(_T.__table__.c, wanted)]
+    else:
+        where = _pg_where(tenant_id, wanted)
+        if wanted.reference and limit:
+            found = _pg_counted_page(session, where, offset, limit, oldest_first)
             if found is not None:
                 return found
-            if wanted.contacts is not None:
-                return _sqlite_by_contacts(session, tenant_id, wanted, offset, limit, oldest_first)
-            where = [
-                *_typed(_T.__table__.c, tenant_id, wanted),
-                *_sqlite_unindexed_text(_T.__table__.c, wanted),
-            ]
-        else:
-            where = _pg_where(tenant_id, wanted)
-            if (wanted.contact or wanted.reference) and limit:
-                found = _pg_counted_page(session, where, offset, limit, oldest_first)
-                if found is not None:
-                    return found
-        order = _order(_T.__table__.c, oldest_first)
-        total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
-        if offset >= total or not limit:
-            return MirrorPage((), total)
-        amounts = (wanted.min_total_e4, wanted.max_total_e4, wanted.total_e4, wanted.signed_e4)
-        if db.is_sqlite and any(a is not None for a in amounts) and limit < total <= _DAY_SORT:
-            # Only with amounts, and sparse matches: the planner then sorts every row in the
-            # amount range. Otherwise walking the date index stops at the page soon, and finding
-            # the day would sort every match's date instead.
-            rows = _sqlite_page_by_days(session, where, offset, limit, total, oldest_first)
-            if rows is not None:
-                return MirrorPage(rows, total)
-        page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
-        return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
+    order = _order(_T.__table__.c, oldest_first)
+    total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
+    if offset >= total or not limit:
+        return MirrorPage((), total)
+    amounts = (wanted.min_total_e4, wanted.max_total_e4, wanted.total_e4, wanted.signed_e4)
+    if db.is_sqlite and any(a is not None for a in amounts) and limit < total <= _DAY_SORT:
+        # Only with amounts, and sparse matches: the planner then sorts every row in the
+        # amount range. Otherwise walking the date index stops at the page soon, and finding
+        # the day would sort every match's date instead.
+        rows = _sqlite_page_by_days(session, where, offset, limit, total, oldest_first)
+        if rows is not None:
+            return MirrorPage(rows, total)
+    page = select(_T).where(*where).order_by(*order).offset(offset).limit(limit)
+    return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
 
 
 def _sqlite_by_contacts(
@@ -348,13 +440,17 @@ def _sqlite_text(session, tenant_id: str, f: MirrorFilter, offset: int, limit: i
             # Many text matches, and only typed filters besides: walk the typed filters' own
             # index and ask the text index's answer (held in memory once) about each entry,
             # rather than look up every text match.
-            c = _T.__table__.c
+            # A few contacts' rows: walk their own index (the planner cannot see how few).
+            walked = _C if f.contacts is not None else _T.__table__
+            c = walked.c
             where = [*_typed(c, tenant_id, f), _key_of(c, number).in_(hits(keys.low, keys.high))]
-            total = int(session.scalar(select(func.count()).select_from(_T).where(*where)) or 0)
+            total = int(session.scalar(select(func.count()).select_from(walked).where(*where)) or 0)
             if offset >= total or not limit:
                 return MirrorPage((), total)
-            page = select(_T).where(*where).order_by(*_order(c, oldest_first)).offset(offset).limit(limit)
-            return MirrorPage(tuple(row_view(r) for r in session.scalars(page)), total)
+            ids = select(c.id).select_from(walked).where(*where).order_by(*_order(c, oldest_first))
+            return MirrorPage(
+                _rows_in_order(session, list(session.scalars(ids.offset(offset).limit(limit)))), total
+            )
     if residual:
         total = int(
             session.scalar(select(func.count()).select_from(keyed(keys.low, keys.high)).where(*residual))
@@ -512,6 +608,10 @@ def _typed(c, tenant_id: str, f: MirrorFilter, *, scope: bool = True) -> list[Co
     clauses: list[ColumnElement[bool]] = [c.tenant_id == tenant_id, *_dates(c, f)] if scope else []
     if f.contacts is not None:
         clauses.append(c.contact_key.in_(list(f.contacts)))
+    if f.not_contacts:
+        clauses.append(c.contact_key.not_in(list(f.not_contacts)))
+    clauses.extend(_like(c.contact_key, t) for t in f.contact_holds)
+    clauses.extend(~_like(c.contact_key, t) for t in f.contact_lacks)
     if f.bank_account_id is not None:
         clauses.append(c.bank_account_id == f.bank_account_id)
     if f.types:
@@ -572,18 +672,20 @@ def _exact_in_column(term: str) -> bool:
 def _pg_where(tenant_id: str, f: MirrorFilter) -> list[ColumnElement[bool]]:
     clauses = _typed(_T.__table__.c, tenant_id, f)
     terms = [t for t in f.terms if t]
-    contact, reference = f.contact or None, f.reference or None
-    for t in (*terms, contact, reference):
+    reference = f.reference or None
+    for t in (*terms, reference):
         if not t:
             continue
         if has_token(t):
             # The gram token is exact: no LIKE, which no trigram index serves below three characters.
             clauses.append(_PG_GRAMS.op("@@")(func.to_tsquery(_SIMPLE, gram_token(t))))
+        elif len(t) >= TRIGRAM:
+            # LIKE over the reference and lines is what the GIN index serves (a term reaching
+            # here is in no contact of the search: see _by_contact); ref:'s own test follows.
+            clauses.append(_like(_PG_REST, t))
         else:
-            # LIKE over the whole text is what the GIN index serves; the field's own test follows.
-            clauses.append(_like(_T.search_text, t))
-    if contact:
-        clauses.append(_like(func.split_part(_T.search_text, "\n", 1), contact))
+            clauses.append(_like(_T.search_text, t))  # short, with whitespace: no index at all
+    clauses.extend(_like(_T.search_text, t) for t in f.scanned)  # no index: every row
     if reference:
         clauses.append(_like(func.split_part(_T.search_text, "\n", 2), reference))
     return clauses

@@ -30,6 +30,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from storage.db import Database
 from storage.mirror import MirrorRow, delete_rows, delete_unread, forget_tenant, present_versions, write_rows
+from storage.mirror_contacts import prune_contacts
 from storage.models import (
     GRANT_ACTIVE,
     TENANT_CONNECTED,
@@ -275,6 +276,7 @@ def _write(
     removed = delete_rows(session, tenant_id, removed_ids) if removed_ids else 0
     if unread_before is not None:
         removed += delete_unread(session, tenant_id, before=unread_before)
+        prune_contacts(session, tenant_id)  # a whole read: contacts no row carries any more go
     if inserted or removed:
         session.execute(
             update(MirrorSyncState)

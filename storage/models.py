@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-from storage.mirror_contacts import first_line
+from storage.search_fields import first_line
 from storage.search_grams import grams
 
 
@@ -350,6 +350,18 @@ class MirrorTransaction(Base):
     # The folded contact (the first line of search_text), kept by the database itself.
     contact_key: Mapped[str] = mapped_column(Text, Computed(first_line(column("search_text"))))
     mirrored_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MirrorContact(Base):
+    """One folded contact an organisation's mirrored rows carry (``contact_key``): what
+    ``contact:`` and free text are matched against (:mod:`storage.mirror_contacts`). A trigger adds
+    each row's contact; a contact whose rows are gone stays until the organisation is forgotten
+    or read whole."""
+
+    __tablename__ = "mirror_contacts"
+
+    tenant_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_key: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class MirrorSyncState(Base):

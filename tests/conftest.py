@@ -62,7 +62,8 @@ def _truncate(db: Database) -> None:
         conn.exec_driver_sql(
             "TRUNCATE audit_log, digest_post_rows, digest_posts, digest_runs, digest_subscriptions, "
             "views_awaiting_connection, oauth_states, tenants, grants, "
-            "mirror_transactions, mirror_sync_state, organisations, xero_budget_tenants, xero_budget_app "
+            "mirror_transactions, mirror_contacts, mirror_sync_state, organisations, xero_budget_tenants, "
+            "xero_budget_app "
             "RESTART IDENTITY CASCADE"
         )
 

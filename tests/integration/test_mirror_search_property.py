@@ -21,7 +21,7 @@ from bot.sandbox.xero import XeroSandbox
 from bot.services.query import QueryError, parse_query
 from bot.services.search import _pick_account, mirror_filter
 from bot.services.textmatch import matches
-from storage import migrate, mirror_search
+from storage import migrate, mirror_contacts, mirror_search
 from storage.crypto import TokenCipher
 from storage.db import Database
 from storage.mirror_search import mirror_bank_accounts, search_mirror
@@ -151,6 +151,19 @@ def test_many_text_matches_count_from_the_indexes_instead_of_a_list(
     alone; small data would never get there, so the limits drop."""
     monkeypatch.setattr(mirror_search, "_PROBES", 0)
     monkeypatch.setattr(mirror_search, "_LISTED", 0)
+    _check_one_query(mirror, sandbox, seed, order, page, oldest_first=oldest)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(**_QUERIES, split=st.sampled_from([1, 3]))
+def test_without_the_contact_dictionary_the_answer_is_the_same(
+    mirror, sandbox, seed, order, page, oldest, split, monkeypatch
+):
+    """An organisation with more contacts than search reads has each row's contact tested in
+    SQL: every way a few terms can fall between the contact and the rest, or past ``split``
+    terms a scan of every row."""
+    monkeypatch.setattr(mirror_contacts, "MOST", 0)
+    monkeypatch.setattr(mirror_search, "_SPLIT_TERMS", split)
     _check_one_query(mirror, sandbox, seed, order, page, oldest_first=oldest)
 
 

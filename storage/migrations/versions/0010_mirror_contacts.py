@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 from storage import migrate
-from storage.mirror_contacts import first_line
+from storage.search_fields import first_line
 
 revision = "mirror_contacts"
 down_revision = "search_grams"
