@@ -7,8 +7,9 @@ row's folded contact is ``contact_key``, a column the database computes from ``s
 (its first line) and indexes with the date, and ``mirror_contacts`` lists each organisation's
 distinct ones (a trigger adds every row's). A term is tested here against those few dozen to few
 thousand strings, and search asks for the rows of the contacts that hold it, counted and ordered
-from ``ix_mirror_contact``; the trigram indexes hold only the reference and the line
-descriptions (:class:`storage.search_fields.after_first_line`).
+from ``ix_mirror_contact``. On PostgreSQL the trigram index holds only the reference and the
+line descriptions (:class:`storage.search_fields.after_first_line`); SQLite's FTS5 table keeps
+the contact too (see :mod:`storage.mirror_search`).
 
 The table only grows between an organisation's whole reads: a contact whose rows are all gone
 stays listed, which costs a string that matches no row. :func:`prune_contacts` takes such
@@ -23,13 +24,9 @@ from sqlalchemy.orm import Session
 
 from storage.models import MirrorContact, MirrorTransaction
 
-# Most contacts read for one search. Past this, search tests each row's contact in SQL instead.
+# Most contacts read for one search. Past this, ``contact:`` is tested on each row's contact
+# (PostgreSQL) or through FTS5's contact column (SQLite).
 MOST = 10_000
-
-
-def contact_key(search_text: str) -> str:
-    """A row's folded contact, as ``contact_key`` holds it, from its ``search_text``."""
-    return search_text.split("\n", 1)[0]
 
 
 def distinct_contacts(session: Session, tenant_id: str, *, most: int | None = None) -> list[str] | None:
@@ -57,7 +54,6 @@ def prune_contacts(session: Session, tenant_id: str) -> int:
 
 __all__ = [
     "MOST",
-    "contact_key",
     "distinct_contacts",
     "prune_contacts",
 ]

@@ -263,7 +263,7 @@ def _search(session, db: Database, tenant_id: str, wanted: MirrorFilter, offset,
         found = _sqlite_text(session, tenant_id, wanted, offset, limit, oldest_first)
         if found is not None:
             return found
-        if wanted.contacts is not None or wanted.contact_holds:
+        if wanted.contacts is not None:
             return _sqlite_by_contacts(session, tenant_id, wanted, offset, limit, oldest_first)
         where = [*_typed(_T.__table__.c, tenant_id, wanted), *_sqlite_unindexed_text(_T.__table__.c, wanted)]
     else:
@@ -315,12 +315,13 @@ def _sqlite_by_contacts(
 
 
 def _pg_counted_page(session, where, offset: int, limit: int, oldest_first: bool) -> MirrorPage | None:
-    """``contact:``/``ref:`` on PostgreSQL: the page and the count from one pass over the matches.
+    """``ref:`` on PostgreSQL: the page and the count from one pass over the matches.
 
     PostgreSQL cannot estimate a field's own test (a LIKE over ``split_part``), so it reads
     every match for the page as well as for the count — two passes over the pg_trgm candidates'
-    rows, each ~130 ms for a common contact at 1M. Counting in a window over the same pass keeps
-    only ids and sort keys in memory. None past the last page (no row carries the count).
+    rows (each ~130 ms for a common contact at 1M, when ``contact:`` was such a test).
+    Counting in a window over the same pass keeps only ids and sort keys in memory. None past
+    the last page (no row carries the count).
     """
     c = _T.__table__.c
     counted = (
